@@ -267,11 +267,11 @@ pub fn elements(a: &Attachment) -> Vec<(String, Vec<(String, Option<String>)>)> 
         .collect()
 }
 
-/// Network-level elements (shared by every pod of the network, never removed by a DEL).
+/// Network-level elements (shared by every pod of the network, never removed by a DEL):
+/// the network's subnets as sources whose hostPort traffic is masqueraded. Present for
+/// every pod of a network that uses the table, so the network's structure is the same
+/// whichever of its pods comes first.
 fn network_elements(a: &Attachment) -> Vec<(String, String)> {
-    if a.port_mappings.is_empty() {
-        return Vec::new();
-    }
     a.subnets()
         .into_iter()
         .map(|n| {
@@ -284,6 +284,20 @@ fn network_elements(a: &Attachment) -> Vec<(String, String)> {
 /// Whether an attachment needs the table at all.
 pub fn needs_table(a: &Attachment) -> bool {
     a.ip_masq || !a.port_mappings.is_empty()
+}
+
+/// The table structure one attachment needs (chains, sets, network-level elements),
+/// without its own elements: what must exist before its elements can be added.
+pub fn structure(a: &Attachment) -> Table {
+    let mut t = compile(std::slice::from_ref(a));
+    for (set, elems) in elements(a) {
+        if let Some(s) = t.sets.get_mut(&set) {
+            for (k, _) in elems {
+                s.elements.remove(&k);
+            }
+        }
+    }
+    t
 }
 
 /// The desired table holding exactly these attachments (GC rebuilds from this).
@@ -408,6 +422,14 @@ mod tests {
         // A v4 host IP never maps to the pod's v6 address.
         assert!(t.sets["hostip-ports6"].elements.is_empty());
         assert!(t.sets["hostport-src4"].elements.contains_key("10.244.1.0/24"));
+    }
+
+    #[test]
+    fn pods_of_one_network_share_one_structure() {
+        let a = pod("a", &["10.244.1.5/24"], true, vec![pm(8080, 80, "tcp", None)]);
+        let b = pod("b", &["10.244.1.6/24"], true, vec![]);
+        assert_eq!(structure(&a).render_replace(), structure(&b).render_replace());
+        assert!(!structure(&a).render_replace().contains("10.244.1.5"));
     }
 
     #[test]

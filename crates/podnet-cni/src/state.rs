@@ -70,6 +70,11 @@ impl StateDir {
             .join(format!("{container_id}.{ifname}.json"))
     }
 
+    /// Per-network fingerprints of the firewall structure last applied.
+    pub fn nft_marker_dir(&self) -> PathBuf {
+        self.root.with_file_name("nft-structure")
+    }
+
     /// Lock file serialising kernel firewall updates with GC's full rebuild.
     pub fn lock_path(&self) -> PathBuf {
         self.root.join("lock")

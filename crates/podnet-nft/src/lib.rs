@@ -8,6 +8,7 @@
 
 mod backend;
 mod diff;
+mod elements;
 mod error;
 mod model;
 mod render;
@@ -17,6 +18,7 @@ mod validate;
 
 pub use backend::{Backend, NftCli, RecordingBackend};
 pub use diff::diff;
+pub use elements::{ElementBatch, ElementError};
 pub use error::Error;
 pub use model::{BaseChain, Chain, ChainType, Family, Hook, Policy, Set, SetFlag, Table};
 pub use render::Removal;

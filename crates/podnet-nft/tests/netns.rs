@@ -575,3 +575,78 @@ fn names_that_pass_check_name_are_accepted_by_nft_and_keywords_are_not() {
     assert!(podnet_nft::check_name("tcp").is_err());
     assert!(nft.check("add table inet tcp\n").is_err());
 }
+
+/// Runs `f` on a thread that has joined the namespace `name`.
+fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let ns = std::fs::File::open(format!("/run/netns/{name}")).expect("open netns");
+            // SAFETY: setns on a valid namespace descriptor, for this thread only.
+            let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("netns thread")
+    })
+}
+
+fn element_table() -> Table {
+    let mut t = Table::new(Family::Inet, TABLE);
+    t.add_chain(Chain::new("masq"));
+    t.add_set(Set::map("pods4", "ipv4_addr", "verdict"));
+    t.add_set(Set::map(
+        "ports4",
+        "inet_proto . inet_service",
+        "ipv4_addr . inet_service",
+    ));
+    t.add_set(Set::new("keys6", "ipv6_addr . inet_proto . inet_service"));
+    t
+}
+
+#[test]
+fn element_batches_over_netlink_add_and_remove_idempotently() {
+    if !root_or_skip() {
+        return;
+    }
+    let ns = Netns::new();
+    let t = element_table();
+    let pods = vec![("10.1.0.5".to_string(), Some("goto masq".to_string()))];
+    let ports = vec![("tcp . 8080".to_string(), Some("10.1.0.5 . 80".to_string()))];
+    let keys = vec![("fd00::5 . udp . 53".to_string(), None)];
+
+    // No table yet: the batch says the structure is missing.
+    let mut add = podnet_nft::ElementBatch::new(Family::Inet, TABLE);
+    add.add(&t.sets["pods4"], &pods).unwrap();
+    let err = in_netns(&ns.name, || add.commit()).unwrap_err();
+    assert!(err.is_missing(), "{err}");
+
+    ns.nft().apply(&t.render_replace()).expect("structure");
+    add.add(&t.sets["ports4"], &ports).unwrap();
+    add.add(&t.sets["keys6"], &keys).unwrap();
+    in_netns(&ns.name, || add.commit()).expect("add");
+    in_netns(&ns.name, || add.commit()).expect("adding the same elements again");
+    let listing = ns.run_nft(&["list", "table", "inet", TABLE]);
+    assert!(listing.contains("10.1.0.5 : goto masq"), "{listing}");
+    assert!(listing.contains("tcp . 8080 : 10.1.0.5 . 80"), "{listing}");
+    assert!(listing.contains("fd00::5 . udp . 53"), "{listing}");
+
+    let mut remove = podnet_nft::ElementBatch::new(Family::Inet, TABLE);
+    remove.remove(&t.sets["pods4"], &pods).unwrap();
+    remove.remove(&t.sets["ports4"], &ports).unwrap();
+    remove.remove(&t.sets["keys6"], &keys).unwrap();
+    in_netns(&ns.name, || remove.commit()).expect("remove");
+    in_netns(&ns.name, || remove.commit()).expect("removing absent elements");
+    let listing = ns.run_nft(&["list", "table", "inet", TABLE]);
+    assert!(!listing.contains("10.1.0.5"), "{listing}");
+    assert!(!listing.contains("fd00::5"), "{listing}");
+
+    // A batch that fails half-way applies nothing.
+    let mut bad = podnet_nft::ElementBatch::new(Family::Inet, TABLE);
+    bad.add(&t.sets["pods4"], &pods).unwrap();
+    bad.add(&t.sets["pods4"], &[("10.1.0.6".to_string(), Some("goto no-such-chain".to_string()))])
+        .unwrap();
+    assert!(in_netns(&ns.name, || bad.commit()).is_err());
+    let listing = ns.run_nft(&["list", "table", "inet", TABLE]);
+    assert!(!listing.contains("10.1.0.5"), "partial batch applied: {listing}");
+}
