@@ -36,7 +36,11 @@ impl FileLock {
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } != 0 {
             return Err(CniError::new(
                 Code::Io,
-                format!("locking {}: {}", path.display(), std::io::Error::last_os_error()),
+                format!(
+                    "locking {}: {}",
+                    path.display(),
+                    std::io::Error::last_os_error()
+                ),
             ));
         }
         Ok(FileLock(f))
@@ -70,7 +74,9 @@ pub fn add(state: &StateDir, a: &Attachment) -> Result<()> {
     if fs::read_to_string(&marker).is_ok_and(|m| m == print) {
         let mut batch = ElementBatch::new(Family::Inet, firewall::TABLE);
         for (set, elems) in firewall::elements(a) {
-            batch.add(&structure.sets[&set], &elems).map_err(batch_error)?;
+            batch
+                .add(&structure.sets[&set], &elems)
+                .map_err(batch_error)?;
         }
         match batch.commit() {
             Ok(()) => return Ok(()),
@@ -97,7 +103,9 @@ pub fn remove(state: &StateDir, a: &Attachment) -> Result<()> {
     let structure = firewall::structure(a);
     let mut batch = ElementBatch::new(Family::Inet, firewall::TABLE);
     for (set, elems) in &removals {
-        batch.remove(&structure.sets[set], elems).map_err(batch_error)?;
+        batch
+            .remove(&structure.sets[set], elems)
+            .map_err(batch_error)?;
     }
     match batch.commit() {
         Ok(()) => Ok(()),

@@ -108,7 +108,9 @@ fn str_field<'a>(obj: &'a serde_json::Map<String, Value>, key: &str) -> Result<O
     match field(obj, key) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(CniError::config(format!("{key}: expected a string, got {other}"))),
+        Some(other) => Err(CniError::config(format!(
+            "{key}: expected a string, got {other}"
+        ))),
     }
 }
 
@@ -122,10 +124,16 @@ impl NetConf {
     /// Parses stdin. Decode errors are code 6, bad values code 7 naming the field.
     pub fn parse(stdin: &[u8], env: &CniEnv) -> Result<NetConf> {
         let raw: Value = serde_json::from_slice(stdin).map_err(|e| {
-            CniError::new(Code::Decode, format!("network config on stdin is not valid JSON: {e}"))
+            CniError::new(
+                Code::Decode,
+                format!("network config on stdin is not valid JSON: {e}"),
+            )
         })?;
         let obj = raw.as_object().ok_or_else(|| {
-            CniError::new(Code::Decode, "network config on stdin must be a JSON object")
+            CniError::new(
+                Code::Decode,
+                "network config on stdin must be a JSON object",
+            )
         })?;
 
         let version = Version::parse(
@@ -154,7 +162,9 @@ impl NetConf {
             }
         }
 
-        let bridge = str_field(obj, "bridge")?.unwrap_or(DEFAULT_BRIDGE).to_string();
+        let bridge = str_field(obj, "bridge")?
+            .unwrap_or(DEFAULT_BRIDGE)
+            .to_string();
         validate_ifname(&bridge).map_err(|e| CniError::config(format!("bridge: {e}")))?;
         let is_default_gateway = bool_field(obj, "isDefaultGateway")?;
         // As the reference bridge: a default gateway is necessarily a gateway.
@@ -171,8 +181,9 @@ impl NetConf {
             },
         };
 
-        let ipam_obj = field(obj, "ipam")
-            .ok_or_else(|| CniError::config("ipam: required (e.g. {\"type\": \"podnet-ipam\", ...})"))?;
+        let ipam_obj = field(obj, "ipam").ok_or_else(|| {
+            CniError::config("ipam: required (e.g. {\"type\": \"podnet-ipam\", ...})")
+        })?;
         let ipam_type = ipam_obj
             .get("type")
             .and_then(Value::as_str)
@@ -222,11 +233,11 @@ impl NetConf {
                 .map_err(|e| CniError::config(format!("dns: {e}")))?,
         };
 
-        let (port_mappings, mut requested_ips, mut requested_mac) = match field(obj, "runtimeConfig")
-        {
-            None => (Vec::new(), Vec::new(), None),
-            Some(rc) => parse_runtime_config(rc)?,
-        };
+        let (port_mappings, mut requested_ips, mut requested_mac) =
+            match field(obj, "runtimeConfig") {
+                None => (Vec::new(), Vec::new(), None),
+                Some(rc) => parse_runtime_config(rc)?,
+            };
         // The "args" convention ({"args": {"cni": {"ips": [...], "mac": ...}}}) as a fallback.
         if let Some(cni_args) = field(obj, "args").and_then(|a| a.get("cni")) {
             if requested_ips.is_empty() {
@@ -326,9 +337,9 @@ impl NetConf {
 type RuntimeParts = (Vec<PortMapping>, Vec<IpAddr>, Option<[u8; 6]>);
 
 fn parse_runtime_config(rc: &Value) -> Result<RuntimeParts> {
-    let obj = rc.as_object().ok_or_else(|| {
-        CniError::config(format!("runtimeConfig: expected an object, got {rc}"))
-    })?;
+    let obj = rc
+        .as_object()
+        .ok_or_else(|| CniError::config(format!("runtimeConfig: expected an object, got {rc}")))?;
     let mut mappings = Vec::new();
     if let Some(list) = field(obj, "portMappings") {
         let items = list.as_array().ok_or_else(|| {
@@ -337,9 +348,9 @@ fn parse_runtime_config(rc: &Value) -> Result<RuntimeParts> {
         for (i, item) in items.iter().enumerate() {
             let at = format!("runtimeConfig.portMappings[{i}]");
             let port = |key: &str| -> Result<u16> {
-                let v = item.get(key).ok_or_else(|| {
-                    CniError::config(format!("{at}.{key}: required"))
-                })?;
+                let v = item
+                    .get(key)
+                    .ok_or_else(|| CniError::config(format!("{at}.{key}: required")))?;
                 v.as_u64()
                     .filter(|p| (1..=65535).contains(p))
                     .map(|p| p as u16)
@@ -514,20 +525,35 @@ mod tests {
         let c = parse(&v).unwrap();
         assert_eq!(c.port_mappings.len(), 3);
         assert_eq!(c.port_mappings[1].protocol(), Protocol::Udp);
-        assert_eq!(c.port_mappings[1].host_ip, Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            c.port_mappings[1].host_ip,
+            Some("127.0.0.1".parse().unwrap())
+        );
         assert_eq!(c.port_mappings[2].host_ip, None);
         assert_eq!(c.port_mappings[2].protocol(), Protocol::Tcp);
-        assert_eq!(c.requested_ips, vec!["10.22.0.9".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            c.requested_ips,
+            vec!["10.22.0.9".parse::<IpAddr>().unwrap()]
+        );
         assert_eq!(c.requested_mac, Some([2, 0x11, 0x22, 0x33, 0x44, 0x55]));
     }
 
     #[test]
     fn bad_port_mappings_name_the_entry() {
         for (pm, needle) in [
-            (json!({"hostPort": 0, "containerPort": 80}), "portMappings[0].hostPort"),
+            (
+                json!({"hostPort": 0, "containerPort": 80}),
+                "portMappings[0].hostPort",
+            ),
             (json!({"hostPort": 80}), "portMappings[0].containerPort"),
-            (json!({"hostPort": 80, "containerPort": 80, "protocol": "icmp"}), "protocol"),
-            (json!({"hostPort": 80, "containerPort": 80, "hostIP": "x"}), "hostIP"),
+            (
+                json!({"hostPort": 80, "containerPort": 80, "protocol": "icmp"}),
+                "protocol",
+            ),
+            (
+                json!({"hostPort": 80, "containerPort": 80, "hostIP": "x"}),
+                "hostIP",
+            ),
         ] {
             let mut v = base();
             v["runtimeConfig"] = json!({ "portMappings": [pm] });
@@ -561,6 +587,9 @@ mod tests {
         v["cni.dev/valid-attachments"] =
             json!([{"containerID": "a", "ifname": "eth0"}, {"containerID": "b", "ifname": "net1"}]);
         let c = parse(&v).unwrap();
-        assert_eq!(c.valid_attachments[1], ("b".to_string(), "net1".to_string()));
+        assert_eq!(
+            c.valid_attachments[1],
+            ("b".to_string(), "net1".to_string())
+        );
     }
 }

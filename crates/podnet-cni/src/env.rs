@@ -57,7 +57,8 @@ impl CniArgs {
             })?;
             match key {
                 "IgnoreUnknown" => {
-                    args.ignore_unknown = matches!(value.to_ascii_lowercase().as_str(), "1" | "true")
+                    args.ignore_unknown =
+                        matches!(value.to_ascii_lowercase().as_str(), "1" | "true")
                 }
                 "K8S_POD_NAMESPACE" => args.pod_namespace = Some(value.to_string()),
                 "K8S_POD_NAME" => args.pod_name = Some(value.to_string()),
@@ -110,9 +111,14 @@ pub fn validate_ifname(name: &str) -> std::result::Result<(), String> {
     if name.is_empty() || name.len() > 15 {
         return Err(format!("{name:?} must be 1 to 15 characters"));
     }
-    if name == "." || name == ".." || name.contains(['/', ':']) || name.contains(char::is_whitespace)
+    if name == "."
+        || name == ".."
+        || name.contains(['/', ':'])
+        || name.contains(char::is_whitespace)
     {
-        return Err(format!("{name:?} contains characters not allowed in an interface name"));
+        return Err(format!(
+            "{name:?} contains characters not allowed in an interface name"
+        ));
     }
     Ok(())
 }
@@ -125,7 +131,9 @@ fn validate_container_id(id: &str) -> std::result::Result<(), String> {
         _ => return Err(format!("{id:?} must start with a letter or digit")),
     }
     if chars.any(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
-        return Err(format!("{id:?} may only contain letters, digits, '_', '.' and '-'"));
+        return Err(format!(
+            "{id:?} may only contain letters, digits, '_', '.' and '-'"
+        ));
     }
     Ok(())
 }
@@ -210,7 +218,11 @@ mod tests {
 
     #[test]
     fn add_without_netns_is_invalid_environment_naming_the_variable() {
-        let pairs: Vec<_> = ADD.iter().copied().filter(|(k, _)| *k != "CNI_NETNS").collect();
+        let pairs: Vec<_> = ADD
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "CNI_NETNS")
+            .collect();
         let err = env(&pairs).unwrap_err();
         assert_eq!(err.code, Code::InvalidEnvironment);
         assert!(err.msg.contains("CNI_NETNS"), "{}", err.msg);
@@ -218,7 +230,11 @@ mod tests {
 
     #[test]
     fn del_may_lack_netns() {
-        let mut pairs: Vec<_> = ADD.iter().copied().filter(|(k, _)| *k != "CNI_NETNS").collect();
+        let mut pairs: Vec<_> = ADD
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "CNI_NETNS")
+            .collect();
         pairs[0] = ("CNI_COMMAND", "DEL");
         assert!(env(&pairs).unwrap().netns.is_none());
     }
@@ -235,12 +251,18 @@ mod tests {
 
     #[test]
     fn version_needs_nothing_but_the_command() {
-        assert_eq!(env(&[("CNI_COMMAND", "VERSION")]).unwrap().command, Command::Version);
+        assert_eq!(
+            env(&[("CNI_COMMAND", "VERSION")]).unwrap().command,
+            Command::Version
+        );
     }
 
     #[test]
     fn unknown_command_and_bad_ifname_are_rejected() {
-        assert_eq!(env(&[("CNI_COMMAND", "FROB")]).unwrap_err().code, Code::InvalidEnvironment);
+        assert_eq!(
+            env(&[("CNI_COMMAND", "FROB")]).unwrap_err().code,
+            Code::InvalidEnvironment
+        );
         let mut pairs = ADD.to_vec();
         pairs[3] = ("CNI_IFNAME", "an-interface-name-too-long");
         assert!(env(&pairs).unwrap_err().msg.contains("CNI_IFNAME"));
@@ -275,8 +297,14 @@ mod tests {
 
     #[test]
     fn cni_args_bad_values_name_the_key() {
-        assert!(CniArgs::parse("IP=not-an-ip").unwrap_err().msg.contains("IP="));
+        assert!(CniArgs::parse("IP=not-an-ip")
+            .unwrap_err()
+            .msg
+            .contains("IP="));
         assert!(CniArgs::parse("MAC=zz").unwrap_err().msg.contains("MAC="));
-        assert!(CniArgs::parse("novalue").unwrap_err().msg.contains("KEY=VALUE"));
+        assert!(CniArgs::parse("novalue")
+            .unwrap_err()
+            .msg
+            .contains("KEY=VALUE"));
     }
 }

@@ -16,7 +16,7 @@
 use crate::config::Protocol;
 use crate::state::Attachment;
 use ipnet::IpNet;
-use podnet_nft::{BaseChain, Chain, ChainType, Family, Hook, Policy, Set, SetFlag, Table};
+use podnet_nft::{BaseChain, Chain, ChainType, Family, Hook, Policy, Removal, Set, SetFlag, Table};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -96,7 +96,12 @@ pub fn skeleton() -> Table {
     let mut add_set = |s: Set| {
         t.sets.insert(s.name.clone(), s);
     };
-    add_set(set("hostport-keys".into(), "inet_proto . inet_service", None, vec![]));
+    add_set(set(
+        "hostport-keys".into(),
+        "inet_proto . inet_service",
+        None,
+        vec![],
+    ));
     for f in Fam::BOTH {
         let a = f.addr_type();
         let s = f.suffix();
@@ -119,7 +124,12 @@ pub fn skeleton() -> Table {
             None,
             vec![],
         ));
-        add_set(set(format!("hostport-src{s}"), a, None, vec![SetFlag::Interval]));
+        add_set(set(
+            format!("hostport-src{s}"),
+            a,
+            None,
+            vec![SetFlag::Interval],
+        ));
     }
 
     let mark = format!("meta mark set meta mark | {MASQ_MARK:#010x}");
@@ -200,7 +210,11 @@ fn masquerade_chain(network: &str, exempt: &[IpNet]) -> Chain {
             .map(|n| n.trunc().to_string())
             .collect();
         if !nets.is_empty() {
-            rules.push(format!("{} daddr {{ {} }} return", f.proto(), nets.join(", ")));
+            rules.push(format!(
+                "{} daddr {{ {} }} return",
+                f.proto(),
+                nets.join(", ")
+            ));
         }
     }
     // Multicast and link-local never leave the segment; masquerading them breaks them.
@@ -216,7 +230,7 @@ fn masquerade_chain(network: &str, exempt: &[IpNet]) -> Chain {
 }
 
 /// The elements an attachment owns, per set: what its DEL removes.
-pub fn elements(a: &Attachment) -> Vec<(String, Vec<(String, Option<String>)>)> {
+pub fn elements(a: &Attachment) -> Vec<Removal> {
     // Keyed maps: a dual-stack pod contributes the same hostPort key once per family.
     let mut by_set: BTreeMap<String, BTreeMap<String, Option<String>>> = BTreeMap::new();
     let mut push = |set: String, key: String, value: Option<String>| {
@@ -250,7 +264,11 @@ pub fn elements(a: &Attachment) -> Vec<(String, Vec<(String, Option<String>)>)> 
                         format!("{proto} . {}", pm.host_port),
                         None,
                     );
-                    push(format!("hostports{s}"), format!("{proto} . {}", pm.host_port), target);
+                    push(
+                        format!("hostports{s}"),
+                        format!("{proto} . {}", pm.host_port),
+                        target,
+                    );
                 }
                 Some(host_ip) if Fam::of(&host_ip).suffix() == s => {
                     let key = format!("{host_ip} . {proto} . {}", pm.host_port);
@@ -309,7 +327,10 @@ pub fn compile(attachments: &[Attachment]) -> Table {
             t.chains.insert(c.name.clone(), c);
         }
         for (set, elems) in elements(a) {
-            let s = t.sets.get_mut(&set).expect("element set is in the skeleton");
+            let s = t
+                .sets
+                .get_mut(&set)
+                .expect("element set is in the skeleton");
             s.elements.extend(elems);
         }
         for (set, key) in network_elements(a) {
@@ -324,14 +345,18 @@ pub fn compile(attachments: &[Attachment]) -> Table {
 }
 
 /// Port mappings of `a` already taken by another attachment (hostPort conflict).
-pub fn port_conflicts<'a>(a: &Attachment, others: &'a [Attachment]) -> Option<(&'a Attachment, String)> {
+pub fn port_conflicts<'a>(
+    a: &Attachment,
+    others: &'a [Attachment],
+) -> Option<(&'a Attachment, String)> {
     for pm in &a.port_mappings {
         for o in others {
             if o.container_id == a.container_id && o.ifname == a.ifname {
                 continue;
             }
             for opm in &o.port_mappings {
-                let same_ip = opm.host_ip.is_none() || pm.host_ip.is_none() || opm.host_ip == pm.host_ip;
+                let same_ip =
+                    opm.host_ip.is_none() || pm.host_ip.is_none() || opm.host_ip == pm.host_ip;
                 if opm.host_port == pm.host_port && opm.protocol == pm.protocol && same_ip {
                     return Some((o, format!("{}/{}", pm.host_port, pm.protocol)));
                 }
@@ -357,7 +382,10 @@ mod tests {
             ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
             port_mappings: pms,
             ip_masq: masq,
-            masq_exempt: vec!["10.244.0.0/16".parse().unwrap(), "fd00:10::/56".parse().unwrap()],
+            masq_exempt: vec![
+                "10.244.0.0/16".parse().unwrap(),
+                "fd00:10::/56".parse().unwrap(),
+            ],
             delegated_ipam: None,
             result: None,
         }
@@ -403,7 +431,10 @@ mod tests {
             "a",
             &["10.244.1.5/24", "fd00:10::5/64"],
             false,
-            vec![pm(8080, 80, "tcp", None), pm(5353, 53, "udp", Some("192.168.5.1"))],
+            vec![
+                pm(8080, 80, "tcp", None),
+                pm(5353, 53, "udp", Some("192.168.5.1")),
+            ],
         );
         let t = compile(&[a]);
         assert_eq!(
@@ -416,37 +447,78 @@ mod tests {
         );
         assert!(t.sets["hostport-keys"].elements.contains_key("tcp . 8080"));
         assert_eq!(
-            t.sets["hostip-ports4"].elements.get("192.168.5.1 . udp . 5353"),
+            t.sets["hostip-ports4"]
+                .elements
+                .get("192.168.5.1 . udp . 5353"),
             Some(&Some("10.244.1.5 . 53".into()))
         );
         // A v4 host IP never maps to the pod's v6 address.
         assert!(t.sets["hostip-ports6"].elements.is_empty());
-        assert!(t.sets["hostport-src4"].elements.contains_key("10.244.1.0/24"));
+        assert!(t.sets["hostport-src4"]
+            .elements
+            .contains_key("10.244.1.0/24"));
     }
 
     #[test]
     fn pods_of_one_network_share_one_structure() {
-        let a = pod("a", &["10.244.1.5/24"], true, vec![pm(8080, 80, "tcp", None)]);
+        let a = pod(
+            "a",
+            &["10.244.1.5/24"],
+            true,
+            vec![pm(8080, 80, "tcp", None)],
+        );
         let b = pod("b", &["10.244.1.6/24"], true, vec![]);
-        assert_eq!(structure(&a).render_replace(), structure(&b).render_replace());
+        assert_eq!(
+            structure(&a).render_replace(),
+            structure(&b).render_replace()
+        );
         assert!(!structure(&a).render_replace().contains("10.244.1.5"));
     }
 
     #[test]
     fn del_elements_are_exactly_the_pods_own() {
-        let a = pod("a", &["10.244.1.5/24"], true, vec![pm(8080, 80, "tcp", None)]);
+        let a = pod(
+            "a",
+            &["10.244.1.5/24"],
+            true,
+            vec![pm(8080, 80, "tcp", None)],
+        );
         let sets: Vec<String> = elements(&a).into_iter().map(|(s, _)| s).collect();
         assert_eq!(sets, vec!["hostport-keys", "hostports4", "masq-pods4"]);
-        let dual = pod("b", &["10.244.1.6/24", "fd00:10::6/64"], false, vec![pm(80, 80, "tcp", None)]);
-        let keys = elements(&dual).into_iter().find(|(s, _)| s == "hostport-keys").unwrap().1;
+        let dual = pod(
+            "b",
+            &["10.244.1.6/24", "fd00:10::6/64"],
+            false,
+            vec![pm(80, 80, "tcp", None)],
+        );
+        let keys = elements(&dual)
+            .into_iter()
+            .find(|(s, _)| s == "hostport-keys")
+            .unwrap()
+            .1;
         assert_eq!(keys.len(), 1, "one key for both families");
     }
 
     #[test]
     fn host_port_conflicts_are_found_across_attachments() {
-        let a = pod("a", &["10.244.1.5/24"], false, vec![pm(8080, 80, "tcp", None)]);
-        let b = pod("b", &["10.244.1.6/24"], false, vec![pm(8080, 81, "tcp", Some("10.0.0.1"))]);
-        let c = pod("c", &["10.244.1.7/24"], false, vec![pm(8080, 80, "udp", None)]);
+        let a = pod(
+            "a",
+            &["10.244.1.5/24"],
+            false,
+            vec![pm(8080, 80, "tcp", None)],
+        );
+        let b = pod(
+            "b",
+            &["10.244.1.6/24"],
+            false,
+            vec![pm(8080, 81, "tcp", Some("10.0.0.1"))],
+        );
+        let c = pod(
+            "c",
+            &["10.244.1.7/24"],
+            false,
+            vec![pm(8080, 80, "udp", None)],
+        );
         assert!(port_conflicts(&b, std::slice::from_ref(&a)).is_some());
         assert!(port_conflicts(&c, std::slice::from_ref(&a)).is_none());
         assert!(port_conflicts(&a, std::slice::from_ref(&a)).is_none());
@@ -456,9 +528,9 @@ mod tests {
     fn skeleton_hooks_and_priorities_are_the_documented_ones() {
         let t = skeleton();
         let post = t.chains["postrouting"].base.as_ref().unwrap();
-        assert_eq!((post.hook.clone(), post.priority), (Hook::Postrouting, 100));
+        assert_eq!((post.hook, post.priority), (Hook::Postrouting, 100));
         let pre = t.chains["prerouting"].base.as_ref().unwrap();
-        assert_eq!((pre.hook.clone(), pre.priority), (Hook::Prerouting, -100));
+        assert_eq!((pre.hook, pre.priority), (Hook::Prerouting, -100));
         assert!(t.chains["hostports"].base.is_none());
     }
 }

@@ -129,7 +129,9 @@ pub fn check(conf: &NetConf, env: &CniEnv, addresses: &[IpAddr]) -> Result<()> {
                 if !ours {
                     return Err(CniError::new(
                         Code::CheckFailed,
-                        format!("ipam: address {addr} is not allocated to this container interface"),
+                        format!(
+                            "ipam: address {addr} is not allocated to this container interface"
+                        ),
                     ));
                 }
             }
@@ -207,7 +209,10 @@ fn exec(plugin: &str, conf: &NetConf, env: &CniEnv, command: &str) -> Result<Vec
         .map(|v| {
             (
                 v.get("code").and_then(|c| c.as_u64()).unwrap_or(0),
-                v.get("msg").and_then(|m| m.as_str()).unwrap_or("").to_string(),
+                v.get("msg")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("")
+                    .to_string(),
             )
         })
         .unwrap_or((0, String::from_utf8_lossy(&out.stdout).trim().to_string()));

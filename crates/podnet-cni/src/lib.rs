@@ -32,7 +32,11 @@ pub struct Outcome {
 fn version_hint(stdin: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(stdin)
         .ok()
-        .and_then(|v| v.get("cniVersion").and_then(|s| s.as_str()).map(str::to_string))
+        .and_then(|v| {
+            v.get("cniVersion")
+                .and_then(|s| s.as_str())
+                .map(str::to_string)
+        })
         .filter(|v| Version::parse(v).is_ok())
         .unwrap_or_else(|| LATEST_VERSION.to_string())
 }
@@ -52,7 +56,11 @@ pub fn run(lookup: impl Fn(&str) -> Option<String>, stdin: &[u8]) -> Outcome {
     if env.command == Command::Version {
         let requested = serde_json::from_slice::<serde_json::Value>(stdin)
             .ok()
-            .and_then(|v| v.get("cniVersion").and_then(|s| s.as_str()).map(str::to_string));
+            .and_then(|v| {
+                v.get("cniVersion")
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string)
+            });
         return Outcome {
             stdout: result::version_info(requested.as_deref()).to_string(),
             success: true,
@@ -68,7 +76,11 @@ pub fn run(lookup: impl Fn(&str) -> Option<String>, stdin: &[u8]) -> Outcome {
     match &outcome {
         Ok(_) => logger.info(&format!(
             "{:?} {} {} on {}: ok in {:?}",
-            env.command, env.container_id, env.ifname, conf.name, started.elapsed()
+            env.command,
+            env.container_id,
+            env.ifname,
+            conf.name,
+            started.elapsed()
         )),
         Err(e) => logger.info(&format!(
             "{:?} {} {} on {}: {e}",
@@ -103,6 +115,9 @@ fn dispatch(env: &CniEnv, conf: &NetConf) -> Result<String, CniError> {
             commands::require_version(conf.version, Version::V1_1_0, "GC")?;
             commands::gc::run(env, conf).map(|()| String::new())
         }
-        Command::Version => Err(CniError::new(Code::InvalidEnvironment, "VERSION handled earlier")),
+        Command::Version => Err(CniError::new(
+            Code::InvalidEnvironment,
+            "VERSION handled earlier",
+        )),
     }
 }

@@ -151,7 +151,11 @@ impl CniResult {
             .map(|ip| {
                 let mut v = serde_json::to_value(ip).expect("ip serialises");
                 if version < Version::V1_0_0 {
-                    let family = if ip.address.addr().is_ipv4() { "4" } else { "6" };
+                    let family = if ip.address.addr().is_ipv4() {
+                        "4"
+                    } else {
+                        "6"
+                    };
                     v.as_object_mut()
                         .expect("object")
                         .insert("version".into(), json!(family));

@@ -80,7 +80,12 @@ impl StateDir {
         self.root.join("lock")
     }
 
-    pub fn load(&self, network: &str, container_id: &str, ifname: &str) -> Result<Option<Attachment>> {
+    pub fn load(
+        &self,
+        network: &str,
+        container_id: &str,
+        ifname: &str,
+    ) -> Result<Option<Attachment>> {
         let path = self.path(network, container_id, ifname);
         match fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
@@ -191,6 +196,9 @@ mod tests {
         s.remove("net", "a", "eth0").unwrap();
         s.remove("net", "a", "eth0").unwrap();
         assert_eq!(s.list("net").unwrap().len(), 1);
-        assert_eq!(sample("a").subnets(), vec!["10.0.0.0/24".parse::<IpNet>().unwrap()]);
+        assert_eq!(
+            sample("a").subnets(),
+            vec!["10.0.0.0/24".parse::<IpNet>().unwrap()]
+        );
     }
 }

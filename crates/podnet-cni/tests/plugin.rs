@@ -25,7 +25,10 @@ impl Net {
         let n = node.name().rsplit('-').next().unwrap_or("0").to_string();
         Net {
             node,
-            dirs: tempfile::Builder::new().prefix("pct-net").tempdir().unwrap(),
+            dirs: tempfile::Builder::new()
+                .prefix("pct-net")
+                .tempdir()
+                .unwrap(),
             name: format!("pct-net-{n}"),
             bridge: "pctbr0".into(),
         }
@@ -82,7 +85,11 @@ impl Net {
     }
 
     fn nft_table(&self) -> String {
-        in_ns(self.node.name(), &["nft", "list", "table", "inet", "podnet-cni"]).stdout
+        in_ns(
+            self.node.name(),
+            &["nft", "list", "table", "inet", "podnet-cni"],
+        )
+        .stdout
     }
 
     fn allocations(&self) -> Vec<String> {
@@ -98,7 +105,11 @@ impl Net {
 
     fn records(&self) -> usize {
         std::fs::read_dir(self.state_dir().join("attachments").join(&self.name))
-            .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.path().extension().is_some_and(|x| x == "json")).count())
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                    .count()
+            })
             .unwrap_or(0)
     }
 
@@ -106,10 +117,16 @@ impl Net {
     fn assert_clean_of(&self, ip: &str) {
         let links = self.links();
         assert!(!links.contains(": pn"), "a pod veth remains: {links}");
-        assert!(!self.allocations().contains(&ip.to_string()), "allocation of {ip} remains");
+        assert!(
+            !self.allocations().contains(&ip.to_string()),
+            "allocation of {ip} remains"
+        );
         assert_eq!(self.records(), 0, "attachment records remain");
         let table = self.nft_table();
-        assert!(!mentions_ip(&table, ip), "nftables still mentions {ip}: {table}");
+        assert!(
+            !mentions_ip(&table, ip),
+            "nftables still mentions {ip}: {table}"
+        );
     }
 }
 
@@ -129,12 +146,41 @@ impl ExtHost {
     fn new(node: &NodeNs) -> ExtHost {
         let ns = PodNs::new();
         run_ok(&[
-            "ip", "-n", node.name(), "link", "add", "pctx0", "type", "veth", "peer", "name",
-            "pctx1", "netns", ns.name(),
+            "ip",
+            "-n",
+            node.name(),
+            "link",
+            "add",
+            "pctx0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "pctx1",
+            "netns",
+            ns.name(),
         ]);
-        run_ok(&["ip", "-n", node.name(), "addr", "add", &format!("{NODE_EXT_IP}/24"), "dev", "pctx0"]);
+        run_ok(&[
+            "ip",
+            "-n",
+            node.name(),
+            "addr",
+            "add",
+            &format!("{NODE_EXT_IP}/24"),
+            "dev",
+            "pctx0",
+        ]);
         run_ok(&["ip", "-n", node.name(), "link", "set", "pctx0", "up"]);
-        run_ok(&["ip", "-n", ns.name(), "addr", "add", &format!("{EXT_IP}/24"), "dev", "pctx1"]);
+        run_ok(&[
+            "ip",
+            "-n",
+            ns.name(),
+            "addr",
+            "add",
+            &format!("{EXT_IP}/24"),
+            "dev",
+            "pctx1",
+        ]);
         run_ok(&["ip", "-n", ns.name(), "link", "set", "pctx1", "up"]);
         ExtHost { ns }
     }
@@ -167,7 +213,16 @@ fn whoami_server(ns: &str, port: u16) -> ChildGuard {
 
 /// Connects from `ns` to ip:port and returns what the server said (the client address).
 fn whoami(ns: &str, ip: &str, port: u16) -> Option<String> {
-    let out = in_ns(ns, &["curl", "-s", "--max-time", "3", &format!("telnet://{ip}:{port}")]);
+    let out = in_ns(
+        ns,
+        &[
+            "curl",
+            "-s",
+            "--max-time",
+            "3",
+            &format!("telnet://{ip}:{port}"),
+        ],
+    );
     let said = out.stdout.trim().to_string();
     (!said.is_empty()).then_some(said)
 }
@@ -195,17 +250,26 @@ fn add_check_del_and_del_again_leave_nothing_behind() {
     assert!(routes.contains("default via 10.123.0.1"), "{routes}");
     let bridge = in_ns(net.node.name(), &["ip", "-o", "addr", "show", &net.bridge]).stdout;
     assert!(bridge.contains("10.123.0.1/24"), "{bridge}");
-    assert!(mentions_ip(&net.nft_table(), &ip), "masquerade element missing");
+    assert!(
+        mentions_ip(&net.nft_table(), &ip),
+        "masquerade element missing"
+    );
 
-    list.check(&net.node, &att, &result).expect("CHECK of a fresh attachment");
+    list.check(&net.node, &att, &result)
+        .expect("CHECK of a fresh attachment");
 
     list.del(&net.node, &att, Some(&result)).expect("DEL");
     net.assert_clean_of(&ip);
-    list.del(&net.node, &att, Some(&result)).expect("second DEL");
+    list.del(&net.node, &att, Some(&result))
+        .expect("second DEL");
     list.del(&net.node, &att.clone().without_netns(), None)
         .expect("DEL without netns or prevResult");
-    list.del(&net.node, &Attachment::new("never-added", &pod.path()), None)
-        .expect("DEL of an unknown container");
+    list.del(
+        &net.node,
+        &Attachment::new("never-added", &pod.path()),
+        None,
+    )
+    .expect("DEL of an unknown container");
 }
 
 #[test]
@@ -219,8 +283,19 @@ fn check_reports_an_address_removed_behind_the_plugins_back() {
     let att = Attachment::new("ctr-check", &pod.path());
     let result = list.add(&net.node, &att).expect("ADD");
     let ip = result_ip(&result).unwrap();
-    run_ok(&["ip", "-n", pod.name(), "addr", "del", &format!("{ip}/24"), "dev", "eth0"]);
-    let err = list.check(&net.node, &att, &result).expect_err("CHECK must fail");
+    run_ok(&[
+        "ip",
+        "-n",
+        pod.name(),
+        "addr",
+        "del",
+        &format!("{ip}/24"),
+        "dev",
+        "eth0",
+    ]);
+    let err = list
+        .check(&net.node, &att, &result)
+        .expect_err("CHECK must fail");
     assert_eq!(err.cni_error_code(), Some(102), "{err}");
     assert!(err.to_string().contains(&ip), "{err}");
     list.del(&net.node, &att, Some(&result)).expect("DEL");
@@ -234,17 +309,30 @@ fn two_pods_on_one_bridge_reach_each_other_and_the_node_without_nat() {
     let net = Net::new();
     let (a, b) = (PodNs::new(), PodNs::new());
     let list = net.simple();
-    let ra = list.add(&net.node, &Attachment::new("ctr-a", &a.path())).expect("ADD a");
-    let rb = list.add(&net.node, &Attachment::new("ctr-b", &b.path())).expect("ADD b");
+    let ra = list
+        .add(&net.node, &Attachment::new("ctr-a", &a.path()))
+        .expect("ADD a");
+    let rb = list
+        .add(&net.node, &Attachment::new("ctr-b", &b.path()))
+        .expect("ADD b");
     let (ipa, ipb) = (result_ip(&ra).unwrap(), result_ip(&rb).unwrap());
     assert_ne!(ipa, ipb);
     assert!(pod_ping(&a, &ipb), "a cannot reach b");
     assert!(pod_ping(&b, &ipa), "b cannot reach a");
     let _server = whoami_server(b.name(), 7001);
-    assert_eq!(whoami(a.name(), &ipb, 7001).as_deref(), Some(ipa.as_str()), "pod-to-pod NAT");
-    assert!(in_ns(net.node.name(), &["busybox", "ping", "-c", "1", "-W", "2", &ipa]).success());
+    assert_eq!(
+        whoami(a.name(), &ipb, 7001).as_deref(),
+        Some(ipa.as_str()),
+        "pod-to-pod NAT"
+    );
+    assert!(in_ns(
+        net.node.name(),
+        &["busybox", "ping", "-c", "1", "-W", "2", &ipa]
+    )
+    .success());
     for (id, ns, r) in [("ctr-a", &a, &ra), ("ctr-b", &b, &rb)] {
-        list.del(&net.node, &Attachment::new(id, &ns.path()), Some(r)).expect("DEL");
+        list.del(&net.node, &Attachment::new(id, &ns.path()), Some(r))
+            .expect("DEL");
     }
 }
 
@@ -265,12 +353,17 @@ fn fifty_parallel_adds_get_fifty_distinct_addresses() {
                 let node = &net.node;
                 s.spawn(move || {
                     let att = Attachment::new(&format!("ctr-par-{i}"), &pod.path());
-                    let r = list.add(node, &att).unwrap_or_else(|e| panic!("ADD {i}: {e}"));
+                    let r = list
+                        .add(node, &att)
+                        .unwrap_or_else(|e| panic!("ADD {i}: {e}"));
                     (att, r)
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("ADD thread")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("ADD thread"))
+            .collect()
     });
     let ips: HashSet<String> = results.iter().map(|(_, r)| result_ip(r).unwrap()).collect();
     assert_eq!(ips.len(), 50, "duplicate addresses: {ips:?}");
@@ -291,35 +384,81 @@ fn protocol_errors_carry_the_spec_codes_and_do_nothing() {
     let pod = PodNs::new();
     let plugin = Plugin::podnet();
     let p = pod.path_str();
-    let env = [("CNI_CONTAINERID", "ctr-err"), ("CNI_NETNS", p.as_str()), ("CNI_IFNAME", "eth0")];
+    let env = [
+        ("CNI_CONTAINERID", "ctr-err"),
+        ("CNI_NETNS", p.as_str()),
+        ("CNI_IFNAME", "eth0"),
+    ];
 
-    let out = plugin.run(&net.node, "ADD", &env, "{\"cniVersion\": ");
-    assert_eq!(out.cni_error_code(), Some(6), "malformed stdin: {out}");
-
-    let out = plugin.run(&net.node, "ADD", &env[..1], &net.stdin("1.1.0", json!({})));
-    assert_eq!(out.cni_error_code(), Some(4), "missing env: {out}");
-    assert!(out.json.as_ref().unwrap()["msg"].as_str().unwrap().contains("CNI_"), "{out}");
-
-    let out = plugin.run(&net.node, "ADD", &env, &net.stdin("0.1.0", json!({})));
-    assert_eq!(out.cni_error_code(), Some(1), "unknown version: {out}");
-
-    let out = plugin.run(&net.node, "ADD", &env, &net.stdin("1.1.0", json!({"mtu": 5})));
-    assert_eq!(out.cni_error_code(), Some(7), "invalid field: {out}");
-    assert!(out.stdout.contains("mtu"), "the message names the field: {out}");
-
-    let out = plugin.run(&net.node, "ADD", &env, &net.stdin("1.1.0", json!({"vlan": 7})));
-    assert_eq!(out.cni_error_code(), Some(2), "unsupported field: {out}");
-
-    for out in [&out] {
-        assert!(!out.success());
-        assert!(out.stdout.trim().starts_with('{') && out.stdout.trim().ends_with('}'));
+    let cases: Vec<(u64, &str, Output)> = vec![
+        (
+            6,
+            "malformed stdin",
+            plugin.run(&net.node, "ADD", &env, "{\"cniVersion\": "),
+        ),
+        (
+            4,
+            "missing env",
+            plugin.run(&net.node, "ADD", &env[..1], &net.stdin("1.1.0", json!({}))),
+        ),
+        (
+            1,
+            "unknown version",
+            plugin.run(&net.node, "ADD", &env, &net.stdin("0.1.0", json!({}))),
+        ),
+        (
+            7,
+            "invalid field",
+            plugin.run(
+                &net.node,
+                "ADD",
+                &env,
+                &net.stdin("1.1.0", json!({"mtu": 5})),
+            ),
+        ),
+        (
+            2,
+            "unsupported field",
+            plugin.run(
+                &net.node,
+                "ADD",
+                &env,
+                &net.stdin("1.1.0", json!({"vlan": 7})),
+            ),
+        ),
+    ];
+    for (code, what, out) in &cases {
+        assert!(!out.success(), "{what}: {out}");
+        assert_eq!(out.cni_error_code(), Some(*code), "{what}: {out}");
+        // Stdout carries exactly one JSON error object, nothing else.
+        let trimmed = out.stdout.trim();
+        assert!(
+            trimmed.starts_with('{') && trimmed.ends_with('}') && out.json.is_some(),
+            "{what}: {out}"
+        );
     }
-    assert!(!net.links().contains(&net.bridge), "a refused ADD created the bridge");
+    assert!(
+        cases[1].2.stdout.contains("CNI_NETNS"),
+        "the missing variable is named: {}",
+        cases[1].2
+    );
+    assert!(
+        cases[3].2.stdout.contains("mtu"),
+        "the bad field is named: {}",
+        cases[3].2
+    );
+    assert!(
+        !net.links().contains(&net.bridge),
+        "a refused ADD created the bridge"
+    );
     assert!(net.allocations().is_empty());
 
     let out = plugin.run(&net.node, "VERSION", &[], "{\"cniVersion\":\"1.0.0\"}");
     let v = out.expect_json("VERSION");
-    assert_eq!(v["supportedVersions"], json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]));
+    assert_eq!(
+        v["supportedVersions"],
+        json!(["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+    );
 }
 
 #[test]
@@ -328,14 +467,21 @@ fn results_are_printed_in_the_version_the_config_asks_for() {
         return;
     }
     let net = Net::new();
-    for (i, version) in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"].iter().enumerate() {
+    for (i, version) in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"]
+        .iter()
+        .enumerate()
+    {
         let pod = PodNs::new();
         let list = net.list(version, vec![net.plugin(json!({}))]);
         let att = Attachment::new(&format!("ctr-v{i}"), &pod.path());
         let r = list.add(&net.node, &att).expect("ADD");
         assert_eq!(r["cniVersion"], *version);
         let has_version_field = r["ips"][0].get("version").is_some();
-        assert_eq!(has_version_field, version.starts_with("0."), "{version}: {r}");
+        assert_eq!(
+            has_version_field,
+            version.starts_with("0."),
+            "{version}: {r}"
+        );
         if *version != "0.3.0" && *version != "0.3.1" {
             list.check(&net.node, &att, &r).expect("CHECK");
         }
@@ -354,11 +500,18 @@ fn chained_with_the_reference_portmap_plugin_which_consumes_the_result() {
     first["capabilities"] = json!({});
     let list = net.list(
         "1.0.0",
-        vec![first, json!({"type": "portmap", "capabilities": {"portMappings": true}, "snat": true})],
+        vec![
+            first,
+            json!({"type": "portmap", "capabilities": {"portMappings": true}, "snat": true}),
+        ],
     );
-    let att = Attachment::new("ctr-portmap", &pod.path())
-        .with_capability("portMappings", json!([{"hostPort": 18080, "containerPort": 7002, "protocol": "tcp"}]));
-    let result = list.add(&net.node, &att).expect("ADD through podnet-cni then portmap");
+    let att = Attachment::new("ctr-portmap", &pod.path()).with_capability(
+        "portMappings",
+        json!([{"hostPort": 18080, "containerPort": 7002, "protocol": "tcp"}]),
+    );
+    let result = list
+        .add(&net.node, &att)
+        .expect("ADD through podnet-cni then portmap");
     let ip = result_ip(&result).unwrap();
     let ext = ExtHost::new(&net.node);
     let _server = whoami_server(pod.name(), 7002);
@@ -368,7 +521,8 @@ fn chained_with_the_reference_portmap_plugin_which_consumes_the_result() {
     );
     // CHECK through this chain is not exercised: Debian's portmap 1.1.1 checks its
     // IPv6 chain even for an IPv4-only result and fails on its own.
-    list.del(&net.node, &att, Some(&result)).expect("DEL in reverse");
+    list.del(&net.node, &att, Some(&result))
+        .expect("DEL in reverse");
     net.assert_clean_of(&ip);
 }
 
@@ -395,8 +549,10 @@ fn reference_host_local_works_as_the_delegated_ipam() {
     let file = dir.join(&net.name).join(&ip);
     let content = std::fs::read_to_string(&file).expect("host-local's allocation file");
     assert!(content.starts_with("ctr-hostlocal"), "{content}");
-    list.check(&net.node, &att, &result).expect("CHECK forwarded to host-local");
-    list.del(&net.node, &att, Some(&result)).expect("DEL forwarded to host-local");
+    list.check(&net.node, &att, &result)
+        .expect("CHECK forwarded to host-local");
+    list.del(&net.node, &att, Some(&result))
+        .expect("DEL forwarded to host-local");
     assert!(!file.exists(), "host-local did not release {ip}");
 }
 
@@ -420,24 +576,42 @@ fn host_ports_answer_from_other_hosts_and_the_node_and_go_on_del() {
     let ext = ExtHost::new(&net.node);
     let _server = whoami_server(pod.name(), 7003);
     // From another host the pod sees the client's own address (no SNAT needed).
-    assert_eq!(whoami(ext.ns.name(), NODE_EXT_IP, 18081).as_deref(), Some(EXT_IP));
-    assert_eq!(whoami(ext.ns.name(), NODE_EXT_IP, 18082).as_deref(), Some(EXT_IP));
+    assert_eq!(
+        whoami(ext.ns.name(), NODE_EXT_IP, 18081).as_deref(),
+        Some(EXT_IP)
+    );
+    assert_eq!(
+        whoami(ext.ns.name(), NODE_EXT_IP, 18082).as_deref(),
+        Some(EXT_IP)
+    );
     // From the node itself, on its address and on localhost.
-    assert!(whoami(net.node.name(), NODE_EXT_IP, 18081).is_some(), "node -> own IP hostPort");
-    assert!(whoami(net.node.name(), "127.0.0.1", 18081).is_some(), "node -> localhost hostPort");
+    assert!(
+        whoami(net.node.name(), NODE_EXT_IP, 18081).is_some(),
+        "node -> own IP hostPort"
+    );
+    assert!(
+        whoami(net.node.name(), "127.0.0.1", 18081).is_some(),
+        "node -> localhost hostPort"
+    );
     // The host-IP mapping answers only on that address.
     assert!(whoami(net.node.name(), "10.123.0.1", 18082).is_none());
     // A second pod claiming the same hostPort is refused, naming the owner.
     let other = PodNs::new();
-    let clash = Attachment::new("ctr-clash", &other.path())
-        .with_capability("portMappings", json!([{"hostPort": 18081, "containerPort": 80}]));
+    let clash = Attachment::new("ctr-clash", &other.path()).with_capability(
+        "portMappings",
+        json!([{"hostPort": 18081, "containerPort": 80}]),
+    );
     let err = list.add(&net.node, &clash).expect_err("hostPort conflict");
     assert!(err.to_string().contains("ctr-hostport"), "{err}");
-    list.del(&net.node, &clash, None).expect("DEL after the failed ADD");
+    list.del(&net.node, &clash, None)
+        .expect("DEL after the failed ADD");
 
     list.del(&net.node, &att, Some(&result)).expect("DEL");
     net.assert_clean_of(&ip);
-    assert!(whoami(ext.ns.name(), NODE_EXT_IP, 18081).is_none(), "hostPort still answers");
+    assert!(
+        whoami(ext.ns.name(), NODE_EXT_IP, 18081).is_none(),
+        "hostPort still answers"
+    );
 }
 
 #[test]
@@ -453,7 +627,10 @@ fn ip_masq_hides_pods_behind_the_node_outside_the_cluster_cidrs_only() {
     let list = net.simple();
     let att = Attachment::new("ctr-masq", &pod.path());
     let r = list.add(&net.node, &att).expect("ADD");
-    assert_eq!(whoami(pod.name(), EXT_IP, 7004).as_deref(), Some(NODE_EXT_IP));
+    assert_eq!(
+        whoami(pod.name(), EXT_IP, 7004).as_deref(),
+        Some(NODE_EXT_IP)
+    );
     list.del(&net.node, &att, Some(&r)).expect("DEL");
     // The external subnet declared part of the cluster: no masquerade, the pod's own address.
     let pod2 = PodNs::new();
@@ -464,9 +641,21 @@ fn ip_masq_hides_pods_behind_the_node_outside_the_cluster_cidrs_only() {
     let att2 = Attachment::new("ctr-nomasq", &pod2.path());
     let r2 = list2.add(&net.node, &att2).expect("ADD");
     // The external host needs a route back to the pod subnet to answer.
-    run_ok(&["ip", "-n", ext.ns.name(), "route", "add", "10.123.0.0/24", "via", NODE_EXT_IP]);
+    run_ok(&[
+        "ip",
+        "-n",
+        ext.ns.name(),
+        "route",
+        "add",
+        "10.123.0.0/24",
+        "via",
+        NODE_EXT_IP,
+    ]);
     let ip2 = result_ip(&r2).unwrap();
-    assert_eq!(whoami(pod2.name(), EXT_IP, 7004).as_deref(), Some(ip2.as_str()));
+    assert_eq!(
+        whoami(pod2.name(), EXT_IP, 7004).as_deref(),
+        Some(ip2.as_str())
+    );
     list2.del(&net.node, &att2, Some(&r2)).expect("DEL");
 }
 
@@ -488,15 +677,29 @@ fn dual_stack_addresses_are_usable_at_once() {
     let att = Attachment::new("ctr-dual", &pod.path());
     let started = std::time::Instant::now();
     let r = list.add(&net.node, &att).expect("ADD");
-    let v6 = r["ips"][1]["address"].as_str().unwrap().split('/').next().unwrap().to_string();
+    let v6 = r["ips"][1]["address"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(v6.starts_with("fd00:125::"), "{r}");
     let addrs = in_ns(pod.name(), &["ip", "-6", "addr", "show", "eth0"]).stdout;
     assert!(!addrs.contains("tentative"), "DAD still running: {addrs}");
     assert!(
-        in_ns(net.node.name(), &["busybox", "ping", "-6", "-c", "1", "-W", "2", &v6]).success(),
+        in_ns(
+            net.node.name(),
+            &["busybox", "ping", "-6", "-c", "1", "-W", "2", &v6]
+        )
+        .success(),
         "node cannot reach the pod over IPv6"
     );
-    assert!(started.elapsed() < Duration::from_secs(2), "IPv6 took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "IPv6 took {:?}",
+        started.elapsed()
+    );
     list.del(&net.node, &att, Some(&r)).expect("DEL");
 }
 
@@ -531,16 +734,36 @@ fn a_failing_add_rolls_back_everything_it_did() {
     let net = Net::new();
     let pod = PodNs::new();
     // eth0 already exists in the pod: the ADD fails after IPAM and the bridge.
-    run_ok(&["ip", "-n", pod.name(), "link", "add", "eth0", "type", "veth", "peer", "name", "pctother"]);
+    run_ok(&[
+        "ip",
+        "-n",
+        pod.name(),
+        "link",
+        "add",
+        "eth0",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "pctother",
+    ]);
     let list = net.simple();
     let att = Attachment::new("ctr-rollback", &pod.path());
-    let err = list.add(&net.node, &att).expect_err("ADD onto an existing eth0");
+    let err = list
+        .add(&net.node, &att)
+        .expect_err("ADD onto an existing eth0");
     assert!(err.to_string().contains("already exists"), "{err}");
-    assert!(net.allocations().is_empty(), "allocation left after rollback");
+    assert!(
+        net.allocations().is_empty(),
+        "allocation left after rollback"
+    );
     assert_eq!(net.records(), 0);
     assert!(!net.links().contains(": pn"), "veth left after rollback");
     let eth0 = in_ns(pod.name(), &["ip", "-d", "link", "show", "eth0"]).stdout;
-    assert!(eth0.contains("pctother"), "the pod's own eth0 was touched: {eth0}");
+    assert!(
+        eth0.contains("pctother"),
+        "the pod's own eth0 was touched: {eth0}"
+    );
 }
 
 #[test]
@@ -549,11 +772,17 @@ fn a_plugin_killed_mid_add_leaves_nothing_that_del_does_not_remove() {
         return;
     }
     let net = Net::new();
-    let stdin = net.stdin("1.1.0", json!({"runtimeConfig": {"portMappings": [
-        {"hostPort": 18090, "containerPort": 80}
-    ]}}));
+    let stdin = net.stdin(
+        "1.1.0",
+        json!({"runtimeConfig": {"portMappings": [
+            {"hostPort": 18090, "containerPort": 80}
+        ]}}),
+    );
     // Kill at a spread of moments through the ADD; each time the runtime's DEL cleans up.
-    for (i, delay_us) in [0u64, 300, 1000, 2000, 3000, 5000, 8000, 12000].iter().enumerate() {
+    for (i, delay_us) in [0u64, 300, 1000, 2000, 3000, 5000, 8000, 12000]
+        .iter()
+        .enumerate()
+    {
         let pod = PodNs::new();
         let id = format!("ctr-kill-{i}");
         let mut cmd = Command::new(podnet_cni_binary());
@@ -580,21 +809,37 @@ fn a_plugin_killed_mid_add_leaves_nothing_that_del_does_not_remove() {
         let del = Plugin::podnet().run(
             &net.node,
             "DEL",
-            &[("CNI_CONTAINERID", id.as_str()), ("CNI_NETNS", p.as_str()), ("CNI_IFNAME", "eth0")],
+            &[
+                ("CNI_CONTAINERID", id.as_str()),
+                ("CNI_NETNS", p.as_str()),
+                ("CNI_IFNAME", "eth0"),
+            ],
             &stdin,
         );
         del.expect_success("DEL after a killed ADD");
-        assert!(net.allocations().is_empty(), "kill at {delay_us}us: allocation left");
+        assert!(
+            net.allocations().is_empty(),
+            "kill at {delay_us}us: allocation left"
+        );
         assert_eq!(net.records(), 0, "kill at {delay_us}us: record left");
-        assert!(!net.links().contains(": pn"), "kill at {delay_us}us: veth left");
+        assert!(
+            !net.links().contains(": pn"),
+            "kill at {delay_us}us: veth left"
+        );
         // The network's subnet stays in hostport-src4 (network-level); no pod address may.
         let table = net.nft_table();
         let pod_elements: Vec<&str> = table
             .lines()
             .filter(|l| l.contains("10.123.0.") && !l.contains("10.123.0.0/24"))
             .collect();
-        assert!(pod_elements.is_empty(), "kill at {delay_us}us: {pod_elements:?}");
-        assert!(!table.contains("18090"), "kill at {delay_us}us: hostPort left: {table}");
+        assert!(
+            pod_elements.is_empty(),
+            "kill at {delay_us}us: {pod_elements:?}"
+        );
+        assert!(
+            !table.contains("18090"),
+            "kill at {delay_us}us: hostPort left: {table}"
+        );
     }
 }
 
@@ -606,9 +851,13 @@ fn gc_frees_everything_not_in_valid_attachments() {
     let net = Net::new();
     let (keep, drop_) = (PodNs::new(), PodNs::new());
     let list = net.simple();
-    let rk = list.add(&net.node, &Attachment::new("ctr-keep", &keep.path())).expect("ADD keep");
-    let att_drop = Attachment::new("ctr-drop", &drop_.path())
-        .with_capability("portMappings", json!([{"hostPort": 18091, "containerPort": 80}]));
+    let rk = list
+        .add(&net.node, &Attachment::new("ctr-keep", &keep.path()))
+        .expect("ADD keep");
+    let att_drop = Attachment::new("ctr-drop", &drop_.path()).with_capability(
+        "portMappings",
+        json!([{"hostPort": 18091, "containerPort": 80}]),
+    );
     let rd = list.add(&net.node, &att_drop).expect("ADD drop");
     let (ipk, ipd) = (result_ip(&rk).unwrap(), result_ip(&rd).unwrap());
     let plugin = Plugin::podnet();
@@ -617,19 +866,42 @@ fn gc_frees_everything_not_in_valid_attachments() {
         "1.1.0",
         json!({"cni.dev/valid-attachments": [{"containerID": "ctr-keep", "ifname": "eth0"}]}),
     );
-    plugin.run(&net.node, "GC", &[], &stdin).expect_success("GC");
+    plugin
+        .run(&net.node, "GC", &[], &stdin)
+        .expect_success("GC");
     let table = net.nft_table();
-    assert!(!mentions_ip(&table, &ipd), "GC left the dropped pod's elements: {table}");
-    assert!(!table.contains("18091"), "GC left the dropped pod's hostPort: {table}");
-    assert!(mentions_ip(&table, &ipk), "GC removed the kept pod's masquerade: {table}");
+    assert!(
+        !mentions_ip(&table, &ipd),
+        "GC left the dropped pod's elements: {table}"
+    );
+    assert!(
+        !table.contains("18091"),
+        "GC left the dropped pod's hostPort: {table}"
+    );
+    assert!(
+        mentions_ip(&table, &ipk),
+        "GC removed the kept pod's masquerade: {table}"
+    );
     assert_eq!(net.allocations(), vec![ipk.clone()]);
     assert_eq!(net.records(), 1);
     assert_eq!(net.links().matches(": pn").count(), 1, "{}", net.links());
-    assert!(pod_ping(&keep, "10.123.0.1"), "the kept pod lost its network");
+    assert!(
+        pod_ping(&keep, "10.123.0.1"),
+        "the kept pod lost its network"
+    );
 
     let old = net.stdin("1.0.0", json!({}));
-    assert_eq!(plugin.run(&net.node, "GC", &[], &old).cni_error_code(), Some(1), "GC needs 1.1.0");
-    list.del(&net.node, &Attachment::new("ctr-keep", &keep.path()), Some(&rk)).expect("DEL");
+    assert_eq!(
+        plugin.run(&net.node, "GC", &[], &old).cni_error_code(),
+        Some(1),
+        "GC needs 1.1.0"
+    );
+    list.del(
+        &net.node,
+        &Attachment::new("ctr-keep", &keep.path()),
+        Some(&rk),
+    )
+    .expect("DEL");
 }
 
 #[test]
@@ -641,7 +913,9 @@ fn status_succeeds_only_while_an_add_could() {
     let plugin = Plugin::podnet();
     let tiny = json!({"ipam": {"type": "podnet-ipam", "ranges": [[{"subnet": "10.126.0.0/30"}]], "dataDir": net.ipam_dir()}});
     let stdin = net.stdin("1.1.0", tiny.clone());
-    plugin.run(&net.node, "STATUS", &[], &stdin).expect_success("STATUS on a fresh node");
+    plugin
+        .run(&net.node, "STATUS", &[], &stdin)
+        .expect_success("STATUS on a fresh node");
     // A /30 has one address besides the gateway; take it.
     let pod = PodNs::new();
     let list = net.list("1.1.0", vec![net.plugin(tiny)]);
@@ -650,11 +924,17 @@ fn status_succeeds_only_while_an_add_could() {
     let out = plugin.run(&net.node, "STATUS", &[], &stdin);
     assert_eq!(out.cni_error_code(), Some(50), "exhausted pool: {out}");
     let other = PodNs::new();
-    let err = list.add(&net.node, &Attachment::new("ctr-status-2", &other.path())).expect_err("exhausted");
+    let err = list
+        .add(&net.node, &Attachment::new("ctr-status-2", &other.path()))
+        .expect_err("exhausted");
     assert_eq!(err.cni_error_code(), Some(101), "{err}");
     list.del(&net.node, &att, Some(&r)).expect("DEL");
-    plugin.run(&net.node, "STATUS", &[], &stdin).expect_success("STATUS after release");
+    plugin
+        .run(&net.node, "STATUS", &[], &stdin)
+        .expect_success("STATUS after release");
     let old = net.stdin("1.0.0", json!({}));
-    assert_eq!(plugin.run(&net.node, "STATUS", &[], &old).cni_error_code(), Some(1));
+    assert_eq!(
+        plugin.run(&net.node, "STATUS", &[], &old).cni_error_code(),
+        Some(1)
+    );
 }
-

@@ -97,7 +97,11 @@ impl ElementBatch {
     }
 
     /// Adds elements (existing identical ones are kept, as `nft add element` does).
-    pub fn add(&mut self, set: &Set, elements: &[(String, Option<String>)]) -> Result<(), ElementError> {
+    pub fn add(
+        &mut self,
+        set: &Set,
+        elements: &[(String, Option<String>)],
+    ) -> Result<(), ElementError> {
         let list = encode_list(set, elements)?;
         self.ops.push((Op::Add, set.name.clone(), list));
         Ok(())
@@ -105,7 +109,11 @@ impl ElementBatch {
 
     /// Removes elements whether or not they are present: each is added, then deleted,
     /// in the same transaction (the kernel has no "delete if present").
-    pub fn remove(&mut self, set: &Set, elements: &[(String, Option<String>)]) -> Result<(), ElementError> {
+    pub fn remove(
+        &mut self,
+        set: &Set,
+        elements: &[(String, Option<String>)],
+    ) -> Result<(), ElementError> {
         let list = encode_list(set, elements)?;
         self.ops.push((Op::Add, set.name.clone(), list.clone()));
         self.ops.push((Op::Delete, set.name.clone(), list));
@@ -120,9 +128,7 @@ impl ElementBatch {
         let (buf, acks) = self.encode();
         let sock = open_socket()?;
         // SAFETY: sending our own buffer on a socket we own.
-        let sent = unsafe {
-            libc::send(sock.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0)
-        };
+        let sent = unsafe { libc::send(sock.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0) };
         if sent < 0 {
             return Err(std::io::Error::last_os_error().into());
         }
@@ -132,7 +138,14 @@ impl ElementBatch {
     fn encode(&self) -> (Vec<u8>, usize) {
         let mut buf = Vec::with_capacity(256);
         let mut seq = 1u32;
-        message(&mut buf, NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, seq, 0, |_| {});
+        message(
+            &mut buf,
+            NFNL_MSG_BATCH_BEGIN,
+            NLM_F_REQUEST,
+            seq,
+            0,
+            |_| {},
+        );
         for (op, set, list) in &self.ops {
             seq += 1;
             let (kind, flags) = match op {
@@ -170,10 +183,12 @@ impl ElementBatch {
                 }
                 if ty == NLMSG_ERROR && len >= 20 {
                     expected = expected.saturating_sub(1);
-                    let code = i32::from_ne_bytes(buf[at + 16..at + 20].try_into().expect("4 bytes"));
+                    let code =
+                        i32::from_ne_bytes(buf[at + 16..at + 20].try_into().expect("4 bytes"));
                     if code != 0 && first_error.is_none() {
                         let errno = -code;
-                        first_error = Some((errno, std::io::Error::from_raw_os_error(errno).to_string()));
+                        first_error =
+                            Some((errno, std::io::Error::from_raw_os_error(errno).to_string()));
                     }
                 }
                 at += (len + 3) & !3;
@@ -221,7 +236,14 @@ fn open_socket() -> Result<OwnedFd, ElementError> {
     Ok(sock)
 }
 
-fn message(buf: &mut Vec<u8>, ty: u16, flags: u16, seq: u32, family: u8, body: impl FnOnce(&mut Vec<u8>)) {
+fn message(
+    buf: &mut Vec<u8>,
+    ty: u16,
+    flags: u16,
+    seq: u32,
+    family: u8,
+    body: impl FnOnce(&mut Vec<u8>),
+) {
     let start = buf.len();
     buf.extend_from_slice(&0u32.to_ne_bytes());
     buf.extend_from_slice(&ty.to_ne_bytes());
@@ -276,11 +298,13 @@ fn encode_list(set: &Set, elements: &[(String, Option<String>)]) -> Result<Vec<u
     }
     let mut list = Vec::new();
     for (key, value) in elements {
-        let key_bytes = encode_typed(&set.key, key).map_err(|r| unsupported(format!("key {key:?}: {r}")))?;
+        let key_bytes =
+            encode_typed(&set.key, key).map_err(|r| unsupported(format!("key {key:?}: {r}")))?;
         let data = match (&set.value, value) {
             (None, None) => None,
             (Some(vt), Some(v)) if vt == "verdict" => {
-                let (code, chain) = parse_verdict(v).map_err(|r| unsupported(format!("value {v:?}: {r}")))?;
+                let (code, chain) =
+                    parse_verdict(v).map_err(|r| unsupported(format!("value {v:?}: {r}")))?;
                 Some(nested(NFTA_SET_ELEM_DATA, |b| {
                     let verdict = nested(NFTA_DATA_VERDICT, |vb| {
                         attr(vb, NFTA_VERDICT_CODE, &code.to_be_bytes());
@@ -292,14 +316,21 @@ fn encode_list(set: &Set, elements: &[(String, Option<String>)]) -> Result<Vec<u
                 }))
             }
             (Some(vt), Some(v)) => {
-                let bytes = encode_typed(vt, v).map_err(|r| unsupported(format!("value {v:?}: {r}")))?;
-                Some(nested(NFTA_SET_ELEM_DATA, |b| attr(b, NFTA_DATA_VALUE, &bytes)))
+                let bytes =
+                    encode_typed(vt, v).map_err(|r| unsupported(format!("value {v:?}: {r}")))?;
+                Some(nested(NFTA_SET_ELEM_DATA, |b| {
+                    attr(b, NFTA_DATA_VALUE, &bytes)
+                }))
             }
-            (Some(_), None) => return Err(unsupported(format!("map element {key:?} has no value"))),
+            (Some(_), None) => {
+                return Err(unsupported(format!("map element {key:?} has no value")))
+            }
             (None, Some(_)) => return Err(unsupported(format!("set element {key:?} has a value"))),
         };
         let elem = nested(NFTA_LIST_ELEM, |b| {
-            let k = nested(NFTA_SET_ELEM_KEY, |kb| attr(kb, NFTA_DATA_VALUE, &key_bytes));
+            let k = nested(NFTA_SET_ELEM_KEY, |kb| {
+                attr(kb, NFTA_DATA_VALUE, &key_bytes)
+            });
             b.extend_from_slice(&k);
             if let Some(d) = &data {
                 b.extend_from_slice(d);
@@ -313,8 +344,8 @@ fn encode_list(set: &Set, elements: &[(String, Option<String>)]) -> Result<Vec<u
 fn parse_verdict(v: &str) -> Result<(i32, Option<&str>), String> {
     let mut words = v.split_whitespace();
     let code = match words.next() {
-        Some("accept") => 1,  // NF_ACCEPT
-        Some("drop") => 0,    // NF_DROP
+        Some("accept") => 1, // NF_ACCEPT
+        Some("drop") => 0,   // NF_DROP
         Some("continue") => -1,
         Some("break") => -2,
         Some("jump") => -3,
@@ -335,7 +366,11 @@ fn encode_typed(types: &str, text: &str) -> Result<Vec<u8>, String> {
     let types: Vec<&str> = types.split('.').map(str::trim).collect();
     let values: Vec<&str> = text.split(" . ").map(str::trim).collect();
     if types.len() != values.len() {
-        return Err(format!("has {} fields, type has {}", values.len(), types.len()));
+        return Err(format!(
+            "has {} fields, type has {}",
+            values.len(),
+            types.len()
+        ));
     }
     let concat = types.len() > 1;
     let mut out = Vec::new();
@@ -357,7 +392,9 @@ fn encode_typed(types: &str, text: &str) -> Result<Vec<u8>, String> {
                 "sctp" => 132,
                 "icmp" => 1,
                 "icmpv6" => 58,
-                n => n.parse::<u8>().map_err(|_| format!("{n:?} is not a protocol"))?,
+                n => n
+                    .parse::<u8>()
+                    .map_err(|_| format!("{n:?} is not a protocol"))?,
             }],
             "inet_service" => v
                 .parse::<u16>()
@@ -382,7 +419,11 @@ mod tests {
 
     #[test]
     fn concatenations_pad_each_field_to_four_bytes() {
-        let b = encode_typed("ipv4_addr . inet_proto . inet_service", "10.0.0.5 . tcp . 8080").unwrap();
+        let b = encode_typed(
+            "ipv4_addr . inet_proto . inet_service",
+            "10.0.0.5 . tcp . 8080",
+        )
+        .unwrap();
         assert_eq!(b, vec![10, 0, 0, 5, 6, 0, 0, 0, 0x1f, 0x90, 0, 0]);
         assert_eq!(encode_typed("inet_service", "80").unwrap(), vec![0, 80]);
         assert_eq!(encode_typed("ipv6_addr", "::1").unwrap().len(), 16);
@@ -390,8 +431,12 @@ mod tests {
 
     #[test]
     fn bad_fields_are_named() {
-        assert!(encode_typed("ipv4_addr", "fd00::1").unwrap_err().contains("IPv4"));
-        assert!(encode_typed("ipv4_addr . inet_service", "10.0.0.1").unwrap_err().contains("fields"));
+        assert!(encode_typed("ipv4_addr", "fd00::1")
+            .unwrap_err()
+            .contains("IPv4"));
+        assert!(encode_typed("ipv4_addr . inet_service", "10.0.0.1")
+            .unwrap_err()
+            .contains("fields"));
         assert!(encode_typed("mark", "1").unwrap_err().contains("mark"));
     }
 
@@ -416,7 +461,8 @@ mod tests {
     fn a_batch_is_framed_by_begin_and_end_with_one_ack_per_operation() {
         let s = Set::map("m", "ipv4_addr", "verdict");
         let mut b = ElementBatch::new(Family::Inet, "t");
-        b.remove(&s, &[("10.0.0.1".into(), Some("goto c".into()))]).unwrap();
+        b.remove(&s, &[("10.0.0.1".into(), Some("goto c".into()))])
+            .unwrap();
         let (buf, acks) = b.encode();
         assert_eq!(acks, 2, "add + delete");
         let first_type = u16::from_ne_bytes([buf[4], buf[5]]);

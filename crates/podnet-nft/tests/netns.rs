@@ -582,7 +582,8 @@ fn in_netns<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> T {
         s.spawn(|| {
             let ns = std::fs::File::open(format!("/run/netns/{name}")).expect("open netns");
             // SAFETY: setns on a valid namespace descriptor, for this thread only.
-            let rc = unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) };
+            let rc =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&ns), libc::CLONE_NEWNET) };
             assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
             f()
         })
@@ -644,9 +645,18 @@ fn element_batches_over_netlink_add_and_remove_idempotently() {
     // A batch that fails half-way applies nothing.
     let mut bad = podnet_nft::ElementBatch::new(Family::Inet, TABLE);
     bad.add(&t.sets["pods4"], &pods).unwrap();
-    bad.add(&t.sets["pods4"], &[("10.1.0.6".to_string(), Some("goto no-such-chain".to_string()))])
-        .unwrap();
+    bad.add(
+        &t.sets["pods4"],
+        &[(
+            "10.1.0.6".to_string(),
+            Some("goto no-such-chain".to_string()),
+        )],
+    )
+    .unwrap();
     assert!(in_netns(&ns.name, || bad.commit()).is_err());
     let listing = ns.run_nft(&["list", "table", "inet", TABLE]);
-    assert!(!listing.contains("10.1.0.5"), "partial batch applied: {listing}");
+    assert!(
+        !listing.contains("10.1.0.5"),
+        "partial batch applied: {listing}"
+    );
 }

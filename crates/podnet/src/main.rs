@@ -6,7 +6,11 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "podnet", version, about = "The Kubernetes network model on the Linux kernel")]
+#[command(
+    name = "podnet",
+    version,
+    about = "The Kubernetes network model on the Linux kernel"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Cmd,

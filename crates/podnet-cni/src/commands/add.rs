@@ -17,10 +17,12 @@ use podnet_netlink::{format_mac, Handle, NetNs};
 use serde_json::Value;
 
 pub fn run(env: &CniEnv, conf: &NetConf) -> Result<Value> {
-    let netns_path = env.netns.as_ref().expect("ADD requires CNI_NETNS (checked in env)");
-    let pod_ns = NetNs::open(netns_path).map_err(|e| {
-        CniError::env(format!("CNI_NETNS: {}: {e}", netns_path.display()))
-    })?;
+    let netns_path = env
+        .netns
+        .as_ref()
+        .expect("ADD requires CNI_NETNS (checked in env)");
+    let pod_ns = NetNs::open(netns_path)
+        .map_err(|e| CniError::env(format!("CNI_NETNS: {}: {e}", netns_path.display())))?;
     let state = StateDir::new(&conf.state_dir);
     let mut record = Attachment {
         container_id: env.container_id.clone(),
@@ -121,7 +123,10 @@ fn attach(
         link::ensure_sysctl("net/ipv4/ip_forward", "1")?;
         if !conf.port_mappings.is_empty() {
             // hostPorts reached on 127.0.0.1 are routed to the bridge after DNAT.
-            link::ensure_sysctl(&format!("net/ipv4/conf/{}/route_localnet", conf.bridge), "1")?;
+            link::ensure_sysctl(
+                &format!("net/ipv4/conf/{}/route_localnet", conf.bridge),
+                "1",
+            )?;
         }
     }
     if has_v6 {

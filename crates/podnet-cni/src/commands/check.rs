@@ -30,7 +30,10 @@ pub fn run(env: &CniEnv, conf: &NetConf) -> Result<()> {
             ))
         })?;
 
-    let netns_path = env.netns.as_ref().expect("CHECK requires CNI_NETNS (checked in env)");
+    let netns_path = env
+        .netns
+        .as_ref()
+        .expect("CHECK requires CNI_NETNS (checked in env)");
     let pod_ns = NetNs::open(netns_path)
         .map_err(|e| CniError::env(format!("CNI_NETNS: {}: {e}", netns_path.display())))?;
     let mut pod = Handle::in_netns(&pod_ns)?;
@@ -70,7 +73,10 @@ pub fn run(env: &CniEnv, conf: &NetConf) -> Result<()> {
             dst_matches && (r.gw.is_none() || have.gateway == r.gw)
         });
         if !present {
-            return Err(failed(format!("route to {} via {:?} is missing", r.dst, r.gw)));
+            return Err(failed(format!(
+                "route to {} via {:?} is missing",
+                r.dst, r.gw
+            )));
         }
     }
 

@@ -69,7 +69,11 @@ pub fn remove_kernel_state(
         0 => Ok(()),
         _ => Err(CniError::new(
             errors[0].code,
-            errors.iter().map(|e| e.msg.clone()).collect::<Vec<_>>().join("; "),
+            errors
+                .iter()
+                .map(|e| e.msg.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
         )),
     }
 }

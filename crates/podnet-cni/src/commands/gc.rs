@@ -49,7 +49,10 @@ pub fn run(env: &CniEnv, conf: &NetConf) -> Result<()> {
             {
                 if let Err(e) = host.delete_link(l.index) {
                     if !e.is_not_found() {
-                        errors.push(CniError::kernel(format!("deleting stale veth {}", l.name), e));
+                        errors.push(CniError::kernel(
+                            format!("deleting stale veth {}", l.name),
+                            e,
+                        ));
                     }
                 }
             }
@@ -66,7 +69,11 @@ pub fn run(env: &CniEnv, conf: &NetConf) -> Result<()> {
         None => Ok(()),
         Some(first) => Err(CniError::new(
             first.code,
-            errors.iter().map(|e| e.msg.clone()).collect::<Vec<_>>().join("; "),
+            errors
+                .iter()
+                .map(|e| e.msg.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
         )),
     }
 }

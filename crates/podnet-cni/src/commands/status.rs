@@ -8,9 +8,8 @@ use crate::ipam;
 use podnet_netlink::Handle;
 
 pub fn run(env: &CniEnv, conf: &NetConf) -> Result<()> {
-    let mut host = Handle::new().map_err(|e| {
-        CniError::new(Code::NotAvailable, format!("netlink is not usable: {e}"))
-    })?;
+    let mut host = Handle::new()
+        .map_err(|e| CniError::new(Code::NotAvailable, format!("netlink is not usable: {e}")))?;
     if let Some(l) = host.link_by_name(&conf.bridge)? {
         if l.kind.as_deref() != Some("bridge") {
             return Err(CniError::new(
