@@ -238,6 +238,20 @@ pub fn configure_pod(
                 Ok(())
             })
             .map_err(|e| CniError::kernel("entering the pod network namespace", e))??;
+    } else {
+        // An IPv4-only pod has no use for a link-local address, whose DAD, MLD and
+        // router solicitations would be flooded to every pod on the bridge.
+        match pod.set_ipv6_addr_gen_none(link.index) {
+            Ok(()) => {}
+            // A kernel without IPv6 sends none of that chatter anyway.
+            Err(e) if e.errno() == Some(libc::EAFNOSUPPORT) => {}
+            Err(e) => {
+                return Err(CniError::kernel(
+                    format!("IPv6 address mode of {ifname}"),
+                    e,
+                ))
+            }
+        }
     }
     for addr in addresses {
         pod.add_address(link.index, *addr, true)

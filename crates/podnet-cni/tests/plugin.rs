@@ -246,6 +246,11 @@ fn add_check_del_and_del_again_leave_nothing_behind() {
     assert_eq!(result["ips"][0]["gateway"], "10.123.0.1");
     let pod_addr = in_ns(pod.name(), &["ip", "-o", "addr", "show", "eth0"]).stdout;
     assert!(pod_addr.contains(&format!("{ip}/24")), "{pod_addr}");
+    let v6 = in_ns(pod.name(), &["ip", "-6", "addr", "show", "dev", "eth0"]).stdout;
+    assert!(
+        !v6.contains("inet6"),
+        "an IPv4-only pod got an IPv6 address: {v6}"
+    );
     let routes = in_ns(pod.name(), &["ip", "route"]).stdout;
     assert!(routes.contains("default via 10.123.0.1"), "{routes}");
     let bridge = in_ns(net.node.name(), &["ip", "-o", "addr", "show", &net.bridge]).stdout;

@@ -220,6 +220,21 @@ impl Handle {
         })
     }
 
+    /// Stops the kernel from giving the link an IPv6 link-local address (addr_gen_mode
+    /// none). Without one the link sends no duplicate address detection, router
+    /// solicitations or MLD reports: useful on links of an IPv4-only network. Takes
+    /// effect for addresses generated after it, so set it before the link goes up.
+    pub fn set_ipv6_addr_gen_none(&mut self, index: u32) -> Result<()> {
+        use netlink_packet_route::link::{AfSpecInet6, AfSpecUnspec, In6AddrGenMode};
+        self.set_attribute(
+            index,
+            LinkAttribute::AfSpecUnspec(vec![AfSpecUnspec::Inet6(vec![AfSpecInet6::AddrGenMode(
+                In6AddrGenMode::None,
+            )])]),
+            || "set IPv6 addr_gen_mode none on".to_string(),
+        )
+    }
+
     pub fn set_promisc(&mut self, index: u32, on: bool) -> Result<()> {
         let verb = if on {
             "set promisc on"

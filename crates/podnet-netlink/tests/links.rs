@@ -239,3 +239,37 @@ fn kernel_errors_carry_the_operation_and_message() {
         "{err}"
     );
 }
+
+#[test]
+fn addr_gen_mode_none_leaves_a_link_without_an_ipv6_link_local_address() {
+    require_root!();
+    let ns = TestNs::new("lgen");
+    let mut nl = ns.handle();
+    nl.add_veth(&VethSpec {
+        name: "gen0",
+        mtu: None,
+        mac: None,
+        peer_name: "gen1",
+        peer_mac: None,
+        peer_netns: None,
+    })
+    .unwrap();
+    let quiet = nl.link_by_name("gen0").unwrap().unwrap();
+    let normal = nl.link_by_name("gen1").unwrap().unwrap();
+    nl.set_ipv6_addr_gen_none(quiet.index).unwrap();
+    nl.set_up(quiet.index).unwrap();
+    nl.set_up(normal.index).unwrap();
+    let v6 = |nl: &mut podnet_netlink::Handle, index| {
+        nl.addresses(Some(index), Some(podnet_netlink::Family::V6))
+            .unwrap()
+    };
+    assert!(
+        v6(&mut nl, quiet.index).is_empty(),
+        "addr_gen_mode none still generated one"
+    );
+    assert_eq!(
+        v6(&mut nl, normal.index).len(),
+        1,
+        "the other end has its link-local"
+    );
+}
