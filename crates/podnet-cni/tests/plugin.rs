@@ -443,7 +443,7 @@ fn protocol_errors_carry_the_spec_codes_and_do_nothing() {
         );
     }
     assert!(
-        cases[1].2.stdout.contains("CNI_NETNS"),
+        cases[1].2.stdout.contains("CNI_IFNAME is not set"),
         "the missing variable is named: {}",
         cases[1].2
     );
