@@ -60,6 +60,20 @@ impl CniError {
         Self::new(Code::Kernel, format!("{context}: {err}"))
     }
 
+    /// All failures of a teardown that kept going past the first: Ok when there were
+    /// none, else the first one's code with every message.
+    pub fn combine(errors: Vec<CniError>) -> Result<()> {
+        let Some(first) = errors.first() else {
+            return Ok(());
+        };
+        let msg = errors
+            .iter()
+            .map(|e| e.msg.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(CniError::new(first.code, msg))
+    }
+
     /// The JSON object the spec prints on stdout; `cni_version` is the config's version
     /// when known so the runtime can decode it.
     pub fn to_json(&self, cni_version: &str) -> String {

@@ -31,18 +31,9 @@ pub fn teardown(
     if let Err(e) = ipam::del(conf, env) {
         errors.push(e);
     }
-    if errors.is_empty() {
-        // Only forget the record once everything it describes is gone.
-        state.remove(&conf.name, &env.container_id, &env.ifname)?;
-        return Ok(());
-    }
-    let code = errors[0].code;
-    let msg = errors
-        .iter()
-        .map(|e| e.msg.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
-    Err(CniError::new(code, msg))
+    CniError::combine(errors)?;
+    // Only forget the record once everything it describes is gone.
+    state.remove(&conf.name, &env.container_id, &env.ifname)
 }
 
 /// The veth (its pod end goes with it) and the firewall elements of one attachment.
@@ -65,15 +56,5 @@ pub fn remove_kernel_state(
             errors.push(e);
         }
     }
-    match errors.len() {
-        0 => Ok(()),
-        _ => Err(CniError::new(
-            errors[0].code,
-            errors
-                .iter()
-                .map(|e| e.msg.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
-    }
+    CniError::combine(errors)
 }

@@ -65,15 +65,5 @@ pub fn run(env: &CniEnv, conf: &NetConf) -> Result<()> {
     if let Err(e) = apply::rebuild(&state, &state.list_all()?) {
         errors.push(e);
     }
-    match errors.first() {
-        None => Ok(()),
-        Some(first) => Err(CniError::new(
-            first.code,
-            errors
-                .iter()
-                .map(|e| e.msg.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )),
-    }
+    CniError::combine(errors)
 }
