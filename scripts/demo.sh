@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# (containerd 1.6, Debian 12's, speaks CNI up to 1.0.0, hence the config version.)
+#
 # The main job until `podnet up` lands: a busybox container started by a real
 # containerd (`ctr run --cni`) gets its network from podnet-cni; it prints its
 # interface, address and routes, and reaches its gateway.
@@ -46,7 +48,7 @@ mkdir -p "$WORK/rootfs/proc" "$WORK/rootfs/sys" "$WORK/rootfs/dev" "$WORK/rootfs
 
 cat > "$CONF" <<JSON
 {
-  "cniVersion": "1.1.0",
+  "cniVersion": "1.0.0",
   "name": "podnet-demo",
   "plugins": [{
     "type": "podnet-cni",
@@ -76,15 +78,16 @@ for _ in $(seq 50); do [ -S "$SOCK" ] && break; sleep 0.1; done
 
 echo "== two busybox containers through containerd + podnet-cni (node namespace $NODE)"
 for id in podnet-demo-1 podnet-demo-2; do
-    ip netns exec "$NODE" ctr -a "$SOCK" run -d --cni --rootfs "$WORK/rootfs" "$id" sh -c 'sleep 300'
+    ip netns exec "$NODE" ctr -a "$SOCK" run -d --cni --rootfs "$WORK/rootfs" "$id" /bin/sh -c 'sleep 300'
 done
 for id in podnet-demo-1 podnet-demo-2; do
     echo "-- $id"
-    ip netns exec "$NODE" ctr -a "$SOCK" task exec --exec-id show "$id" sh -c 'ip -o addr show dev eth0 | grep -v inet6; ip route'
+    ip netns exec "$NODE" ctr -a "$SOCK" task exec --exec-id show "$id" /bin/sh -c \
+        'ip -4 -o addr show dev eth0 | awk "{print \"interface\", \$2, \"address\", \$4}"; ip route | sed "s/^/route: /"'
 done
-peer=$(ip netns exec "$NODE" ctr -a "$SOCK" task exec --exec-id ip podnet-demo-2 sh -c "ip -4 -o addr show dev eth0" | awk '{print $4}' | cut -d/ -f1)
+peer=$(ip netns exec "$NODE" ctr -a "$SOCK" task exec --exec-id ip podnet-demo-2 /bin/sh -c "ip -4 -o addr show dev eth0" | awk '{print $4}' | cut -d/ -f1)
 echo "-- podnet-demo-1 pings podnet-demo-2 ($peer)"
-ip netns exec "$NODE" ctr -a "$SOCK" task exec --exec-id ping podnet-demo-1 ping -c 2 -W 2 "$peer"
+ip netns exec "$NODE" ctr -a "$SOCK" task exec --exec-id ping podnet-demo-1 /bin/ping -c 2 -W 2 "$peer"
 echo "-- node side: bridge, veths, and the nftables table podnet-cni owns"
 ip -n "$NODE" -br link show master podnet0
 ip netns exec "$NODE" nft list table inet podnet-cni | grep -E 'elements|masq-pods4' | head -5
