@@ -82,7 +82,7 @@ pub fn run(lookup: impl Fn(&str) -> Option<String>, stdin: &[u8]) -> Outcome {
             conf.name,
             started.elapsed()
         )),
-        Err(e) => logger.info(&format!(
+        Err(e) => logger.error(&format!(
             "{:?} {} {} on {}: {e}",
             env.command, env.container_id, env.ifname, conf.name
         )),

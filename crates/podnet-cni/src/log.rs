@@ -1,5 +1,6 @@
-//! Plugin logging: stdout belongs to the protocol, so log lines go to the
-//! configured `logFile` or to stderr.
+//! Plugin logging: stdout belongs to the protocol. Every command is logged to the
+//! configured `logFile`; without one, only failures are written, to stderr (runtimes
+//! show a plugin's stderr to users, so routine lines there are noise).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -17,7 +18,19 @@ impl Logger {
         }
     }
 
+    /// A routine line: written only when a log file is configured.
     pub fn info(&self, msg: &str) {
+        if self.file.is_some() {
+            self.write(msg);
+        }
+    }
+
+    /// A failure: to the log file, else stderr.
+    pub fn error(&self, msg: &str) {
+        self.write(msg);
+    }
+
+    fn write(&self, msg: &str) {
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64())

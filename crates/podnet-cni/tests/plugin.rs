@@ -943,3 +943,31 @@ fn status_succeeds_only_while_an_add_could() {
         Some(1)
     );
 }
+
+#[test]
+fn mtu_hairpin_and_promiscuous_options_reach_the_kernel() {
+    if !root_or_skip() {
+        return;
+    }
+    let net = Net::new();
+    let pod = PodNs::new();
+    let list = net.list(
+        "1.1.0",
+        vec![net.plugin(json!({"mtu": 1400, "hairpinMode": true, "promiscMode": true}))],
+    );
+    let att = Attachment::new("ctr-options", &pod.path());
+    let r = list.add(&net.node, &att).expect("ADD");
+    assert_eq!(r["interfaces"][2]["mtu"], 1400);
+    let eth0 = in_ns(pod.name(), &["ip", "-o", "link", "show", "eth0"]).stdout;
+    assert!(eth0.contains("mtu 1400"), "{eth0}");
+    let host = r["interfaces"][1]["name"].as_str().unwrap().to_string();
+    let port = in_ns(
+        net.node.name(),
+        &["bridge", "-d", "link", "show", "dev", &host],
+    )
+    .stdout;
+    assert!(port.contains("hairpin on"), "{port}");
+    let bridge = in_ns(net.node.name(), &["ip", "-o", "link", "show", &net.bridge]).stdout;
+    assert!(bridge.contains("PROMISC"), "{bridge}");
+    list.del(&net.node, &att, Some(&r)).expect("DEL");
+}

@@ -34,11 +34,19 @@ pub fn run(env: &CniEnv, conf: &NetConf) -> Result<()> {
 
     // Host veths on our bridge that no valid attachment owns (e.g. an ADD killed
     // before it wrote anything else).
-    let keep: HashSet<String> = conf
+    // Veths of other networks' attachments stay even if they share the bridge.
+    let mut keep: HashSet<String> = conf
         .valid_attachments
         .iter()
         .map(|(c, i)| link::host_veth_name(c, i))
         .collect();
+    keep.extend(
+        state
+            .list_all()?
+            .into_iter()
+            .filter(|r| r.network != conf.name)
+            .map(|r| r.host_veth),
+    );
     let mut host = Handle::new()?;
     if let Some(bridge) = host.link_by_name(&conf.bridge)? {
         for l in host.links()? {
