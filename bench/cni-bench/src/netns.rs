@@ -5,19 +5,23 @@
 //! thread that forked them.
 
 use crate::error::BenchError;
+use podnet_netlink::NetNs;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-/// A named namespace (`ip netns add`), deleted on drop.
+/// A named namespace (as `ip netns add` makes them), deleted on drop.
 pub struct NamedNetns {
     name: String,
 }
 
 impl NamedNetns {
     pub fn create(name: String) -> Result<NamedNetns, BenchError> {
-        run_ip(&["netns", "add", &name])?;
+        NetNs::create_named(&name).map_err(|e| BenchError::Command {
+            command: format!("creating network namespace {name}"),
+            detail: e.to_string(),
+        })?;
         Ok(NamedNetns { name })
     }
 
@@ -27,14 +31,14 @@ impl NamedNetns {
 
     /// What a runtime passes as `CNI_NETNS`.
     pub fn path(&self) -> PathBuf {
-        PathBuf::from("/run/netns").join(&self.name)
+        PathBuf::from(podnet_netlink::NETNS_RUN_DIR).join(&self.name)
     }
 }
 
 impl Drop for NamedNetns {
     fn drop(&mut self) {
-        if let Err(e) = run_ip(&["netns", "del", &self.name]) {
-            eprintln!("cleanup: {e}");
+        if let Err(e) = NetNs::delete_named(&self.name) {
+            eprintln!("cleanup: deleting network namespace {}: {e}", self.name);
         }
     }
 }

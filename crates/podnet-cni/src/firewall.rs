@@ -13,7 +13,6 @@
 //!   dispatch through `masq-pods4/6` to their network's `masq-<hash>` chain, which
 //!   returns for exempt destinations and masquerades the rest.
 
-use crate::config::Protocol;
 use crate::state::Attachment;
 use ipnet::IpNet;
 use podnet_nft::{BaseChain, Chain, ChainType, Family, Hook, Policy, Removal, Set, SetFlag, Table};
@@ -247,11 +246,7 @@ pub fn elements(a: &Attachment) -> Vec<Removal> {
         }
     }
     for pm in &a.port_mappings {
-        let proto = match pm.protocol() {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-        };
+        let proto = pm.protocol().as_str();
         for ip in &a.ips {
             let pod_ip = ip.addr();
             let f = Fam::of(&pod_ip);
@@ -376,8 +371,6 @@ mod tests {
             container_id: id.into(),
             ifname: "eth0".into(),
             network: "net-a".into(),
-            netns: None,
-            bridge: "podnet0".into(),
             host_veth: "pnx".into(),
             ips: ips.iter().map(|s| s.parse().unwrap()).collect(),
             port_mappings: pms,
@@ -386,8 +379,6 @@ mod tests {
                 "10.244.0.0/16".parse().unwrap(),
                 "fd00:10::/56".parse().unwrap(),
             ],
-            delegated_ipam: None,
-            result: None,
         }
     }
 

@@ -20,8 +20,15 @@ fn ipam_error(e: podnet_ipam::IpamError) -> CniError {
     CniError::new(code, format!("ipam: {e}"))
 }
 
-fn store(cfg: &podnet_ipam::ValidatedConfig, network: &str) -> Result<podnet_ipam::Store> {
-    podnet_ipam::Store::open(&cfg.data_dir, network).map_err(ipam_error)
+/// Runs `op` on the network's allocation store under its lock.
+fn with_store<T>(
+    cfg: &podnet_ipam::ValidatedConfig,
+    network: &str,
+    op: impl FnOnce(&podnet_ipam::Locked<'_>) -> std::result::Result<T, podnet_ipam::IpamError>,
+) -> Result<T> {
+    let store = podnet_ipam::Store::open(&cfg.data_dir, network).map_err(ipam_error)?;
+    let locked = store.lock().map_err(ipam_error)?;
+    op(&locked).map_err(ipam_error)
 }
 
 /// Allocates the pod's addresses; the returned result has no interfaces (IPAM results never do).
@@ -29,11 +36,9 @@ pub fn add(conf: &NetConf, env: &CniEnv) -> Result<CniResult> {
     match &conf.ipam {
         IpamChoice::BuiltIn(cfg) => {
             let requested = requested_per_set(cfg, &conf.requested_ips)?;
-            let st = store(cfg, &conf.name)?;
-            let locked = st.lock().map_err(ipam_error)?;
-            let allocs = locked
-                .allocate(cfg, &env.container_id, &env.ifname, &requested)
-                .map_err(ipam_error)?;
+            let allocs = with_store(cfg, &conf.name, |s| {
+                s.allocate(cfg, &env.container_id, &env.ifname, &requested)
+            })?;
             Ok(CniResult {
                 interfaces: vec![],
                 ips: allocs
@@ -73,11 +78,9 @@ pub fn add(conf: &NetConf, env: &CniEnv) -> Result<CniResult> {
 pub fn del(conf: &NetConf, env: &CniEnv) -> Result<()> {
     match &conf.ipam {
         IpamChoice::BuiltIn(cfg) => {
-            let st = store(cfg, &conf.name)?;
-            let locked = st.lock().map_err(ipam_error)?;
-            locked
-                .release(&env.container_id, &env.ifname)
-                .map_err(ipam_error)?;
+            with_store(cfg, &conf.name, |s| {
+                s.release(&env.container_id, &env.ifname)
+            })?;
             Ok(())
         }
         IpamChoice::Delegated { plugin } => exec(plugin, conf, env, "DEL").map(|_| ()),
@@ -87,11 +90,7 @@ pub fn del(conf: &NetConf, env: &CniEnv) -> Result<()> {
 /// Frees allocations of attachments not in the valid list.
 pub fn gc(conf: &NetConf, env: &CniEnv) -> Result<Vec<IpAddr>> {
     match &conf.ipam {
-        IpamChoice::BuiltIn(cfg) => {
-            let st = store(cfg, &conf.name)?;
-            let locked = st.lock().map_err(ipam_error)?;
-            locked.gc(&conf.valid_attachments).map_err(ipam_error)
-        }
+        IpamChoice::BuiltIn(cfg) => with_store(cfg, &conf.name, |s| s.gc(&conf.valid_attachments)),
         IpamChoice::Delegated { plugin } => exec(plugin, conf, env, "GC").map(|_| Vec::new()),
     }
 }
@@ -100,9 +99,7 @@ pub fn gc(conf: &NetConf, env: &CniEnv) -> Result<Vec<IpAddr>> {
 pub fn status(conf: &NetConf, env: &CniEnv) -> Result<()> {
     match &conf.ipam {
         IpamChoice::BuiltIn(cfg) => {
-            let st = store(cfg, &conf.name)?;
-            let locked = st.lock().map_err(ipam_error)?;
-            if locked.has_free(cfg).map_err(ipam_error)? {
+            if with_store(cfg, &conf.name, |s| s.has_free(cfg))? {
                 Ok(())
             } else {
                 Err(CniError::new(
@@ -119,9 +116,7 @@ pub fn status(conf: &NetConf, env: &CniEnv) -> Result<()> {
 pub fn check(conf: &NetConf, env: &CniEnv, addresses: &[IpAddr]) -> Result<()> {
     match &conf.ipam {
         IpamChoice::BuiltIn(cfg) => {
-            let st = store(cfg, &conf.name)?;
-            let locked = st.lock().map_err(ipam_error)?;
-            let held = locked.allocations().map_err(ipam_error)?;
+            let held = with_store(cfg, &conf.name, |s| s.allocations())?;
             for addr in addresses {
                 let ours = held.iter().any(|(ip, id, ifname)| {
                     ip == addr && *id == env.container_id && *ifname == env.ifname

@@ -15,9 +15,6 @@ pub struct Attachment {
     pub container_id: String,
     pub ifname: String,
     pub network: String,
-    #[serde(default)]
-    pub netns: Option<PathBuf>,
-    pub bridge: String,
     pub host_veth: String,
     /// Pod addresses with their subnet's prefix length.
     #[serde(default)]
@@ -29,12 +26,6 @@ pub struct Attachment {
     /// Destinations that stay unmasqueraded for this network.
     #[serde(default)]
     pub masq_exempt: Vec<IpNet>,
-    /// Set when IPAM is another plugin, which then must see the DEL too.
-    #[serde(default)]
-    pub delegated_ipam: Option<String>,
-    /// The result printed for the ADD (as 1.1.0), once it completed.
-    #[serde(default)]
-    pub result: Option<serde_json::Value>,
 }
 
 impl Attachment {
@@ -171,15 +162,11 @@ mod tests {
             container_id: id.into(),
             ifname: "eth0".into(),
             network: "net".into(),
-            netns: Some("/run/netns/x".into()),
-            bridge: "podnet0".into(),
             host_veth: "pnabc".into(),
             ips: vec!["10.0.0.5/24".parse().unwrap()],
             port_mappings: vec![],
             ip_masq: true,
             masq_exempt: vec![],
-            delegated_ipam: None,
-            result: None,
         }
     }
 

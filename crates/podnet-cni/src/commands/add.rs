@@ -4,13 +4,13 @@
 
 use super::del::teardown;
 use crate::apply;
-use crate::config::{IpamChoice, NetConf};
+use crate::config::NetConf;
 use crate::env::CniEnv;
 use crate::error::{CniError, Code, Result};
 use crate::firewall;
 use crate::ipam;
 use crate::link::{self, BridgeSpec, PodLinkSpec};
-use crate::result::{CniResult, Interface, IpConfig, RouteEntry, Version};
+use crate::result::{CniResult, Interface, IpConfig, RouteEntry};
 use crate::state::{Attachment, StateDir};
 use ipnet::IpNet;
 use podnet_netlink::{format_mac, Handle, NetNs};
@@ -28,18 +28,11 @@ pub fn run(env: &CniEnv, conf: &NetConf) -> Result<Value> {
         container_id: env.container_id.clone(),
         ifname: env.ifname.clone(),
         network: conf.name.clone(),
-        netns: Some(netns_path.clone()),
-        bridge: conf.bridge.clone(),
         host_veth: link::host_veth_name(&env.container_id, &env.ifname),
         ips: Vec::new(),
         port_mappings: conf.port_mappings.clone(),
         ip_masq: conf.ip_masq,
         masq_exempt: Vec::new(),
-        delegated_ipam: match &conf.ipam {
-            IpamChoice::Delegated { plugin } => Some(plugin.clone()),
-            IpamChoice::BuiltIn(_) => None,
-        },
-        result: None,
     };
     if !record.port_mappings.is_empty() {
         let others = state.list_all()?;
@@ -180,7 +173,7 @@ fn attach(
                 name: env.ifname.clone(),
                 mac: format_mac(&mac),
                 mtu: Some(pod_link.mtu),
-                sandbox: record
+                sandbox: env
                     .netns
                     .as_ref()
                     .map(|p| p.display().to_string())
@@ -191,8 +184,6 @@ fn attach(
         routes,
         dns,
     };
-    record.result = Some(result.to_value(Version::V1_1_0));
-    state.save(record)?;
     Ok(result)
 }
 
