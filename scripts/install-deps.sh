@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(
     nftables iproute2 containerd runc busybox-static containernetworking-plugins
-    iptables build-essential curl pkg-config
+    iptables build-essential curl pkg-config protobuf-compiler etcd-server
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
