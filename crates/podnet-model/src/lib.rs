@@ -1,6 +1,6 @@
 //! Pure data and math shared by podnet's components: CIDR arithmetic, index and
 //! address allocators, stable short hashes for generated names, Kubernetes name
-//! syntax.
+//! syntax, label and field selectors.
 //!
 //! Nothing in this crate touches the kernel or the disk, so everything here is
 //! unit-tested without privileges.
@@ -9,3 +9,4 @@ pub mod alloc;
 pub mod cidr;
 pub mod hash;
 pub mod names;
+pub mod selector;
