@@ -6,5 +6,9 @@
 //! validation and defaulting, ClusterIP and NodePort allocation, namespace
 //! lifecycle and garbage collection, over HTTPS with bearer tokens.
 
+pub mod auth;
+mod files;
+pub mod listener;
+pub mod pki;
 pub mod resources;
 pub mod status;
