@@ -10,5 +10,7 @@ pub mod auth;
 mod files;
 pub mod listener;
 pub mod pki;
+pub mod fields;
 pub mod resources;
 pub mod status;
+pub mod table;
