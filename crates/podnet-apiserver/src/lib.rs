@@ -6,11 +6,25 @@
 //! validation and defaulting, ClusterIP and NodePort allocation, namespace
 //! lifecycle and garbage collection, over HTTPS with bearer tokens.
 
+pub mod alloc;
 pub mod auth;
-mod files;
-pub mod listener;
-pub mod pki;
+pub mod controllers;
+pub mod defaults;
+pub mod discovery;
 pub mod fields;
+mod files;
+pub mod filter;
+pub mod http;
+pub mod listener;
+pub mod object;
+pub mod openapi;
+pub mod patch;
+pub mod pki;
+pub mod registry;
 pub mod resources;
+pub mod server;
 pub mod status;
 pub mod table;
+pub mod typed;
+pub mod validation;
+pub mod watch;

@@ -1,9 +1,12 @@
-//! `podnet`: the command users run. Today it inspects what the CNI plugin keeps on
-//! disk; `up`, `apiserver` and `agent` join it as they land (see docs/).
+//! `podnet`: the command users run: the Kubernetes API server, token issuing,
+//! and inspection of what the CNI plugin keeps on disk; `up` and `agent` join
+//! it as they land (see docs/).
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +28,69 @@ enum Cmd {
         #[command(subcommand)]
         command: IpamCmd,
     },
+    /// Serve the Kubernetes API (HTTPS) on an embedded store or on etcd.
+    Apiserver(ApiserverArgs),
+    /// Bearer tokens for the API server (e.g. for node agents).
+    Token {
+        #[command(subcommand)]
+        command: TokenCmd,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum StoreKind {
+    /// SQLite in DATA_DIR/store.db.
+    Embedded,
+    /// etcd v3 at --etcd-endpoints.
+    Etcd,
+}
+
+#[derive(clap::Args)]
+struct ApiserverArgs {
+    /// Where certificates, tokens, the kubeconfig and the embedded store live.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Address and port to serve HTTPS on.
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    listen: SocketAddr,
+    /// The address clients and pods reach the server at (default: the listen address).
+    #[arg(long)]
+    advertise_address: Option<IpAddr>,
+    #[arg(long, value_enum, default_value = "embedded")]
+    store: StoreKind,
+    /// etcd client URLs, comma-separated (with --store etcd).
+    #[arg(long, value_delimiter = ',')]
+    etcd_endpoints: Vec<String>,
+    /// Key prefix of podnet's objects in etcd.
+    #[arg(long, default_value = "/podnet")]
+    etcd_prefix: String,
+    /// ClusterIPs come from this CIDR; its first address is the `kubernetes` Service.
+    #[arg(long, default_value = "10.96.0.0/16")]
+    service_cidr: ipnet::IpNet,
+    /// NodePorts come from this range.
+    #[arg(long, default_value = "30000-32767")]
+    node_port_range: String,
+    /// History older than this is compacted (seconds).
+    #[arg(long, default_value_t = 300)]
+    compaction_interval: u64,
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Issue a token for USER and print it.
+    Create {
+        /// The user name the token authenticates as (e.g. system:node:node-1).
+        user: String,
+        /// The API server's data directory.
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// Groups of the user, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Also write a kubeconfig for the token here.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -42,8 +108,73 @@ enum IpamCmd {
     },
 }
 
+fn parse_port_range(range: &str) -> Result<std::ops::RangeInclusive<u16>> {
+    let (low, high) = range
+        .split_once('-')
+        .with_context(|| format!("--node-port-range {range:?}: expected LOW-HIGH"))?;
+    let low: u16 = low.trim().parse().with_context(|| format!("--node-port-range {range:?}: bad low port"))?;
+    let high: u16 = high.trim().parse().with_context(|| format!("--node-port-range {range:?}: bad high port"))?;
+    anyhow::ensure!(low > 0 && low <= high, "--node-port-range {range:?}: need 0 < LOW <= HIGH");
+    Ok(low..=high)
+}
+
+fn apiserver(args: ApiserverArgs) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let mut config = podnet_apiserver::server::ServerConfig::new(&args.data_dir);
+    config.listen = args.listen;
+    config.advertise_address = args.advertise_address;
+    config.service_cidr = args.service_cidr;
+    config.node_ports = parse_port_range(&args.node_port_range)?;
+    config.compaction_interval = Duration::from_secs(args.compaction_interval.max(1));
+    config.store = match args.store {
+        StoreKind::Embedded => podnet_apiserver::server::StoreChoice::Embedded,
+        StoreKind::Etcd => {
+            anyhow::ensure!(!args.etcd_endpoints.is_empty(), "--store etcd needs --etcd-endpoints");
+            podnet_apiserver::server::StoreChoice::Etcd {
+                endpoints: args.etcd_endpoints,
+                prefix: args.etcd_prefix,
+            }
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let server = podnet_apiserver::server::start(config).await?;
+        eprintln!(
+            "podnet apiserver: serving on https://{}; kubeconfig: {}",
+            server.address,
+            server.kubeconfig.display()
+        );
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = terminate.recv() => {}
+        }
+        server.stop().await
+    })
+}
+
 fn main() -> Result<()> {
     match Cli::parse().command {
+        Cmd::Apiserver(args) => apiserver(args)?,
+        Cmd::Token {
+            command:
+                TokenCmd::Create {
+                    user,
+                    data_dir,
+                    groups,
+                    kubeconfig,
+                },
+        } => {
+            let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
+            let token = podnet_apiserver::server::issue_token(&data_dir, &user, &groups, kubeconfig.as_deref())?;
+            println!("{token}");
+        }
         Cmd::Version => {
             println!("podnet {}", env!("CARGO_PKG_VERSION"));
             println!("CNI versions: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0");
