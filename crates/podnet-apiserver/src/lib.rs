@@ -6,5 +6,8 @@
 //! validation and defaulting, ClusterIP and NodePort allocation, namespace
 //! lifecycle and garbage collection, over HTTPS with bearer tokens.
 
+pub mod openapi;
+pub mod patch;
 pub mod resources;
+pub mod schema;
 pub mod status;
