@@ -700,6 +700,61 @@ fn list_schema(res: &Resource) -> Value {
     })
 }
 
+/// The fields of `value` its definition does not declare, as Kubernetes'
+/// strict decoding names them (`spec.template.spec.containers[0].imagePolicy`):
+/// what `fieldValidation=Strict` rejects and `Warn` warns about. Values
+/// of opaque types (RawExtension, FieldsV1) are not looked into.
+pub fn unknown_fields(definition: &str, value: &Value) -> Vec<String> {
+    let mut unknown = Vec::new();
+    if let Some((name, _)) = definitions().get_key_value(definition) {
+        walk_unknown(name, value, "", &mut unknown);
+    }
+    unknown
+}
+
+fn walk_unknown(definition: &str, value: &Value, path: &str, unknown: &mut Vec<String>) {
+    let Value::Object(object) = value else {
+        return;
+    };
+    let defs = definitions();
+    let Some(properties) = defs
+        .get(definition)
+        .and_then(|d| d.get("properties"))
+        .and_then(Value::as_object)
+    else {
+        return;
+    };
+    for (field, field_value) in object {
+        let field_path = if path.is_empty() {
+            field.clone()
+        } else {
+            format!("{path}.{field}")
+        };
+        let Some(property) = properties.get(field) else {
+            unknown.push(field_path);
+            continue;
+        };
+        let meta = describe(defs, property);
+        let Some(child) = meta.definition else {
+            continue;
+        };
+        match (meta.shape, field_value) {
+            (FieldShape::Object, _) => walk_unknown(child, field_value, &field_path, unknown),
+            (FieldShape::List, Value::Array(items)) if meta.items_are_objects => {
+                for (index, item) in items.iter().enumerate() {
+                    walk_unknown(child, item, &format!("{field_path}[{index}]"), unknown);
+                }
+            }
+            (FieldShape::Map, Value::Object(values)) if meta.items_are_objects => {
+                for (key, item) in values {
+                    walk_unknown(child, item, &format!("{field_path}[{key}]"), unknown);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Every definition name `schema` references, directly or nested.
 pub fn references(schema: &Value, out: &mut Vec<String>) {
     match schema {
@@ -812,6 +867,33 @@ mod tests {
         let tolerations = field_schema("io.k8s.api.core.v1.PodSpec", "tolerations").unwrap();
         assert!(!tolerations.strategy.merge);
         assert_eq!(tolerations.list_type, Some(ListType::Atomic));
+    }
+
+    #[test]
+    fn unknown_fields_are_named_with_their_path() {
+        let pod = json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "web", "labels": {"anything": "goes"}, "colour": "red"},
+            "spec": {
+                "containers": [
+                    {"name": "a", "image": "x", "ports": [{"containerPort": 80, "hostPorts": 1}]},
+                    {"name": "b", "imagePolicy": "Always"},
+                ],
+                "nodeSelector": {"disk": "ssd"},
+            },
+            "status": {"phase": "Running"},
+        });
+        assert_eq!(
+            unknown_fields("io.k8s.api.core.v1.Pod", &pod),
+            [
+                "metadata.colour",
+                "spec.containers[0].ports[0].hostPorts",
+                "spec.containers[1].imagePolicy",
+            ]
+        );
+        let deployment = json!({"spec": {"template": {"spec": {"containers": [{"name": "a"}]}}}});
+        assert!(unknown_fields("io.k8s.api.apps.v1.Deployment", &deployment).is_empty());
     }
 
     #[test]

@@ -143,24 +143,14 @@ impl PatchError {
                 }));
                 error
             }
-            // Kubernetes answers a patch that does not fit with a generic 422
-            // whose cause carries the detail.
+            // A patch that does not fit the object is a 422 that names no
+            // field: with empty details kubectl prints "The request is
+            // invalid: <message>".
             PatchError::CannotMerge { .. }
             | PatchError::JsonPatchFailed(_)
             | PatchError::NotAnObject => {
-                let mut error = ApiError::new(
-                    422,
-                    "Invalid",
-                    format!(
-                        "the server rejected our request due to an error in our request: {self}"
-                    ),
-                );
-                error.details = Some(json!({
-                    "name": name,
-                    "group": res.group,
-                    "kind": res.plural,
-                    "causes": [{"reason": "UnexpectedServerResponse", "message": self.to_string()}],
-                }));
+                let mut error = ApiError::new(422, "Invalid", self.to_string());
+                error.details = Some(json!({}));
                 error
             }
             _ => ApiError::bad_request(self.to_string()),
