@@ -47,6 +47,18 @@ fn error_response(e: &ApiError) -> Response {
     json_response(code, &e.status(), &[])
 }
 
+/// A document built once (OpenAPI), with its hash as ETag when it has one.
+fn static_json(text: &'static str, etag: Option<&str>) -> Response {
+    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], text).into_response();
+    if let Some(tag) = etag.and_then(|t| header::HeaderValue::from_str(&format!("\"{t}\"")).ok()) {
+        response.headers_mut().insert(header::ETAG, tag);
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, immutable"));
+    }
+    response
+}
+
 fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
     let mut response = (code, [(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(body).unwrap_or_default()).into_response();
     for warning in warnings {
@@ -243,9 +255,21 @@ async fn route(state: &Arc<AppState>, method: &Method, uri: &Uri, headers: &Head
         ["api", version] => get_only(discovery::resource_list("", version).ok_or_else(ApiError::not_found_path)?),
         ["apis", group] => get_only(discovery::api_group(group).ok_or_else(ApiError::not_found_path)?),
         ["apis", group, version] => get_only(discovery::resource_list(group, version).ok_or_else(ApiError::not_found_path)?),
-        ["openapi", "v2"] => get_only(openapi::v2().clone()),
-        ["openapi", "v3"] => get_only(openapi::v3_index().clone()),
-        ["openapi", "v3", rest @ ..] => get_only(openapi::v3(&rest.join("/")).ok_or_else(ApiError::not_found_path)?.clone()),
+        ["openapi", "v2"] => {
+            // kubectl asks for the protobuf form only; answering with JSON
+            // would make it fail to decode, a 406 makes it go on without.
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if accept.contains("protobuf") && !accept.contains("json") {
+                return Err(ApiError::new(406, "NotAcceptable", "only application/json is served for /openapi/v2"));
+            }
+            Ok(static_json(openapi::v2_json(), None))
+        }
+        ["openapi", "v3"] => get_only(openapi::v3_index()),
+        ["openapi", "v3", rest @ ..] => {
+            let path = rest.join("/");
+            let text = openapi::v3_json(&path).ok_or_else(ApiError::not_found_path)?;
+            Ok(static_json(text, openapi::v3_hash(&path)))
+        }
         ["api", version, rest @ ..] => {
             let path = parse_resource_path("", version, rest)?;
             resource_request(state, method, headers, &query, path, body).await
@@ -416,7 +440,7 @@ async fn resource_request(state: &Arc<AppState>, method: &Method, headers: &Head
             let scale = registry
                 .update_scale(res, ns, name, |current| {
                     let scale_res = ScaleResource::get();
-                    crate::patch::apply_patch(scale_res, current, patch_type, &body).map_err(|e| ApiError::new(422, "Invalid", format!("the patch could not be applied: {e}")))
+                    crate::patch::apply_patch(scale_res, current, patch_type, &body).map_err(|e| e.to_api_error(scale_res, name))
                 }, &query.write_options()?)
                 .await?;
             Ok(json_response(StatusCode::OK, &scale, &[]))

@@ -22,6 +22,7 @@ pub mod patch;
 pub mod pki;
 pub mod registry;
 pub mod resources;
+pub mod schema;
 pub mod server;
 pub mod status;
 pub mod table;

@@ -667,6 +667,12 @@ impl Registry {
             .filter(|m| !m.is_empty())
             .ok_or_else(|| ApiError::bad_request("PATCH requests of type apply must have a fieldManager"))?;
         let applied = parse_apply_body(body)?;
+        if object::name(&applied) != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({}) does not match the name on the URL ({name})",
+                object::name(&applied)
+            )));
+        }
         let created = patch::server_side_apply(res, None, &applied, &manager, options.force).map_err(|e| patch_error(res, name, e))?;
         let (mut obj, warnings) = self.decode_body(res, &created, options.field_validation)?;
         meta_mut(&mut obj).insert("name".into(), json!(name));
@@ -971,13 +977,11 @@ impl Registry {
 }
 
 fn parse_apply_body(body: &[u8]) -> Result<Value, ApiError> {
-    serde_yaml::from_slice::<Value>(body)
-        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))
+    patch::parse_apply_body(body).map_err(|e| ApiError::bad_request(e.to_string()))
 }
 
 fn patch_error(res: &Resource, name: &str, e: patch::PatchError) -> ApiError {
-    let _ = (res, name);
-    ApiError::new(422, "Invalid", format!("the patch could not be applied: {e}"))
+    e.to_api_error(res, name)
 }
 
 /// Kinds whose metadata.generation counts spec changes.
