@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use podnet_store::{SqliteStore, Store};
+use podnet_store::{EtcdStore, SqliteStore, Store};
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
@@ -101,7 +101,7 @@ async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
             Arc::new(SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?)
         }
         StoreChoice::Etcd { endpoints, prefix } => Arc::new(
-            podnet_store::SqliteStore::open(std::path::Path::new(&format!("{endpoints:?}{prefix}")))
+            EtcdStore::connect(endpoints, prefix)
                 .await
                 .with_context(|| format!("connecting to etcd at {}", endpoints.join(",")))?,
         ),

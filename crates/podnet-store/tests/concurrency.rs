@@ -1,20 +1,27 @@
 //! Many concurrent clients: group commit must keep every write and every
 //! check correct.
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use common::open_fresh;
-use podnet_store::{Store, StoreError};
+use common::Fresh;
+use podnet_store::StoreError;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sixteen_writers_creating_five_hundred_keys_each_all_succeed_with_unique_revisions() {
-    let store = Arc::new(open_fresh().await);
+on_both_backends!(
+    sixteen_writers_creating_five_hundred_keys_each_all_succeed_with_unique_revisions,
+    concurrent_compare_and_swap_increments_lose_no_update,
+    concurrent_creates_of_one_key_let_exactly_one_win,
+);
+
+async fn sixteen_writers_creating_five_hundred_keys_each_all_succeed_with_unique_revisions(
+    store: Fresh,
+) {
+    let base = store.base;
     let mut writers = Vec::new();
     for writer in 0..16 {
-        let store = store.clone();
+        let store = store.shared();
         writers.push(tokio::spawn(async move {
             let mut revisions = Vec::with_capacity(500);
             for i in 0..500 {
@@ -32,8 +39,8 @@ async fn sixteen_writers_creating_five_hundred_keys_each_all_succeed_with_unique
         assert!(revisions.windows(2).all(|pair| pair[0] < pair[1]));
         all.extend(revisions);
     }
-    assert_eq!(all, (1..=8000).collect());
-    assert_eq!(store.current_revision().await.unwrap(), 8000);
+    assert_eq!(all, ((base + 1)..=(base + 8000)).collect());
+    assert_eq!(store.current_revision().await.unwrap(), base + 8000);
     assert_eq!(store.count("/registry/pods/").await.unwrap(), 8000);
     let listed = store
         .list("/registry/pods/", None, None, None)
@@ -42,16 +49,14 @@ async fn sixteen_writers_creating_five_hundred_keys_each_all_succeed_with_unique
     assert_eq!(listed.kvs.len(), 8000);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_compare_and_swap_increments_lose_no_update() {
-    let store = Arc::new(open_fresh().await);
+async fn concurrent_compare_and_swap_increments_lose_no_update(store: Fresh) {
     store
         .create("/counter", 0u64.to_le_bytes().to_vec())
         .await
         .unwrap();
     let mut clients = Vec::new();
     for _ in 0..16 {
-        let store = store.clone();
+        let store = store.shared();
         clients.push(tokio::spawn(async move {
             let mut conflicts = 0;
             for _ in 0..20 {
@@ -79,16 +84,14 @@ async fn concurrent_compare_and_swap_increments_lose_no_update() {
     let counter = store.get("/counter").await.unwrap().unwrap();
     assert_eq!(u64::from_le_bytes(counter.value.try_into().unwrap()), 320);
     // Every successful increment took one revision, every conflict none.
-    assert_eq!(counter.mod_revision, 1 + 320);
+    assert_eq!(counter.mod_revision, store.base + 1 + 320);
     assert!(conflicts > 0, "16 clients on one key never collided");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_creates_of_one_key_let_exactly_one_win() {
-    let store = Arc::new(open_fresh().await);
+async fn concurrent_creates_of_one_key_let_exactly_one_win(store: Fresh) {
     let mut clients = Vec::new();
     for client in 0..16u8 {
-        let store = store.clone();
+        let store = store.shared();
         clients.push(tokio::spawn(async move {
             store.create("/only", vec![client]).await
         }));
@@ -102,5 +105,5 @@ async fn concurrent_creates_of_one_key_let_exactly_one_win() {
         }
     }
     assert_eq!(winners, 1);
-    assert_eq!(store.current_revision().await.unwrap(), 1);
+    assert_eq!(store.current_revision().await.unwrap(), store.base + 1);
 }
