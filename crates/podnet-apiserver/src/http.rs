@@ -38,7 +38,7 @@ pub struct AppState {
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .fallback(handle)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::disable())
         .with_state(state)
 }
 
@@ -218,17 +218,36 @@ fn parse_resource_path(group: &str, version: &str, rest: &[&str]) -> Result<Reso
     })
 }
 
-async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Response {
-    let body = match body {
-        Ok(body) => body,
-        Err(rejection) => {
-            let e = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large()
-            } else {
-                ApiError::bad_request(rejection.body_text())
-            };
-            return error_response(&e);
+/// Bodies this much over the limit are cut off instead of read to the end.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
+
+/// Reads a request body of at most MAX_BODY_BYTES. A bigger one is still
+/// read (and dropped) up to DRAIN_LIMIT so the client gets its 413 on an
+/// intact connection instead of a reset while it is still sending.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut collected = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        seen += chunk.len();
+        if seen > DRAIN_LIMIT {
+            break;
         }
+        if seen <= MAX_BODY_BYTES {
+            collected.extend_from_slice(&chunk);
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(ApiError::too_large());
+    }
+    Ok(Bytes::from(collected))
+}
+
+async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(e) => return error_response(&e),
     };
     match route(&state, &method, &uri, &headers, body).await {
         Ok(response) => response,

@@ -203,6 +203,11 @@ async fn bootstrap(registry: &Arc<Registry>, config: &ServerConfig, advertise: I
 }
 
 async fn ensure(registry: &Arc<Registry>, res: &'static resources::Resource, ns: Option<&str>, name: &str, body: Value) -> anyhow::Result<()> {
+    match registry.get(res, ns, name).await {
+        Ok(_) => return Ok(()),
+        Err(e) if e.code == 404 => {}
+        Err(e) => return Err(anyhow::anyhow!("reading {} {name}: {e}", res.plural)),
+    }
     match registry.create(res, ns, &body, &WriteOptions::default()).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
