@@ -6,5 +6,7 @@
 //! validation and defaulting, ClusterIP and NodePort allocation, namespace
 //! lifecycle and garbage collection, over HTTPS with bearer tokens.
 
+pub mod defaults;
 pub mod resources;
 pub mod status;
+pub mod validation;
