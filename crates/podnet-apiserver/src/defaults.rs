@@ -1206,6 +1206,31 @@ mod tests {
     }
 
     #[test]
+    fn kinds_without_defaults_are_left_alone() {
+        let cases = [
+            (
+                "ConfigMap",
+                "",
+                json!({"metadata": {"name": "c"}, "data": {"a": "b"}}),
+            ),
+            ("ServiceAccount", "", json!({"metadata": {"name": "sa"}})),
+            (
+                "Event",
+                "",
+                json!({"metadata": {"name": "e"}, "reason": "Started"}),
+            ),
+            (
+                "Lease",
+                "coordination.k8s.io",
+                json!({"metadata": {"name": "l"}, "spec": {}}),
+            ),
+        ];
+        for (kind, group, obj) in cases {
+            assert_eq!(defaulted(kind, group, obj.clone()), obj, "{kind}");
+        }
+    }
+
+    #[test]
     fn admission_defaults_for_new_pods() {
         let mut pod = json!({"spec": {"tolerations": [{"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 60}]}});
         apply_pod_admission_defaults(&mut pod);

@@ -68,7 +68,7 @@ fn selector(selector: &LabelSelector, present: bool) -> Option<&LabelSelector> {
 }
 
 fn selector_immutable(new: Option<&LabelSelector>, old: Option<&LabelSelector>) -> Vec<FieldError> {
-    if new == old {
+    if super::semantically_equal(&new, &old) {
         Vec::new()
     } else {
         vec![FieldError::new(
@@ -370,7 +370,7 @@ pub(crate) fn stateful_set_update(new: &Value, old: &Value) -> Vec<FieldError> {
             kept.ordinals = old_spec.ordinals.clone();
             kept.persistent_volume_claim_retention_policy =
                 old_spec.persistent_volume_claim_retention_policy.clone();
-            if kept != old_spec {
+            if !super::semantically_equal(&kept, &old_spec) {
                 errors.push(FieldError::forbidden("spec", STATEFUL_SET_MUTABLE));
             }
             errors

@@ -239,6 +239,23 @@ mod tests {
     }
 
     #[test]
+    fn immutable_config_maps_keep_their_data() {
+        let old = json!({
+            "metadata": {"name": "c", "namespace": "default", "resourceVersion": "1"},
+            "immutable": true, "data": {"a": "1"}
+        });
+        let mut new = old.clone();
+        new["data"]["a"] = json!("2");
+        new["immutable"] = json!(false);
+        let errors = update("ConfigMap", "", new, old);
+        assert_eq!(fields(&errors), vec!["immutable", "data"]);
+        assert_eq!(
+            errors[0].message(),
+            "Forbidden: field is immutable when `immutable` is set"
+        );
+    }
+
+    #[test]
     fn service_accounts() {
         let sa = json!({"metadata": {"name": "builder", "namespace": "ci"}});
         assert_valid(&create("ServiceAccount", "", sa));

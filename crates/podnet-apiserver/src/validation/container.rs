@@ -98,9 +98,14 @@ pub(crate) fn container_common(c: &Container, ctx: &PodContext, path: &str) -> V
     errors.extend(container_ports(items(&c.ports), &child(path, "ports")));
     errors.extend(env(items(&c.env), &child(path, "env")));
     errors.extend(env_from(items(&c.env_from), &child(path, "envFrom")));
+    let privileged = c
+        .security_context
+        .as_ref()
+        .is_some_and(|sc| sc.privileged == Some(true));
     errors.extend(volume_mounts(
         items(&c.volume_mounts),
         ctx,
+        privileged,
         &child(path, "volumeMounts"),
     ));
     errors.extend(pull_policy(
@@ -636,7 +641,12 @@ fn name_prefix_problems(name: &str) -> Vec<String> {
     }
 }
 
-fn volume_mounts(mounts: &[VolumeMount], ctx: &PodContext, path: &str) -> Vec<FieldError> {
+fn volume_mounts(
+    mounts: &[VolumeMount],
+    ctx: &PodContext,
+    privileged: bool,
+    path: &str,
+) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut mount_points = BTreeSet::new();
     for (i, mount) in mounts.iter().enumerate() {
@@ -683,6 +693,12 @@ fn volume_mounts(mounts: &[VolumeMount], ctx: &PodContext, path: &str) -> Vec<Fi
                     child(path, "mountPropagation"),
                     propagation,
                     MODES,
+                ));
+            }
+            if propagation == "Bidirectional" && !privileged {
+                errors.push(FieldError::forbidden(
+                    child(path, "mountPropagation"),
+                    "Bidirectional mount propagation is available only to privileged containers",
                 ));
             }
         }

@@ -444,6 +444,32 @@ mod tests {
     }
 
     #[test]
+    fn event_names_only_need_to_be_path_segments() {
+        let event = json!({
+            "metadata": {"name": "a/b", "namespace": "default"},
+            "involvedObject": {"kind": "Pod", "name": "web", "namespace": "default"}
+        });
+        let errors = create("Event", "", event);
+        assert_eq!(fields(&errors), vec!["metadata.name"]);
+        assert_eq!(
+            errors[0].message(),
+            "Invalid value: \"a/b\": may not contain '/'"
+        );
+    }
+
+    #[test]
+    fn renames_and_namespace_moves_are_refused() {
+        let old = json!({"metadata": {"name": "team-a", "resourceVersion": "3"}});
+        let new = json!({"metadata": {"name": "team-b", "resourceVersion": "3"}});
+        let errors = update("Namespace", "", new, old);
+        assert_eq!(fields(&errors), vec!["metadata.name"]);
+        assert_eq!(
+            errors[0].message(),
+            "Invalid value: \"team-b\": field is immutable"
+        );
+    }
+
+    #[test]
     fn leases() {
         let lease = json!({
             "metadata": {"name": "podnet-agent-n1", "namespace": "kube-node-lease"},

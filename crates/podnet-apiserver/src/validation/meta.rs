@@ -171,23 +171,7 @@ pub(crate) fn validate_generic_meta(meta: &ObjectMeta, namespaced: bool) -> Vec<
 /// `metadata` of an updated object against the stored one.
 pub(crate) fn validate_meta_update(new: &ObjectMeta, old: &ObjectMeta) -> Vec<FieldError> {
     let path = "metadata";
-    let mut errors = Vec::new();
-    if old.deletion_timestamp.is_some() {
-        let added: Vec<&String> = items(&new.finalizers)
-            .iter()
-            .filter(|f| !items(&old.finalizers).contains(f))
-            .collect();
-        if !added.is_empty() {
-            let list: Vec<String> = added.iter().map(|f| format!("{f:?}")).collect();
-            errors.push(FieldError::forbidden(
-                child(path, "finalizers"),
-                format!(
-                    "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
-                    list.join(", ")
-                ),
-            ));
-        }
-    }
+    let mut errors = no_new_finalizers_while_deleting(new, old);
     if text(&new.resource_version).is_empty() {
         errors.push(FieldError::invalid_str(
             child(path, "resourceVersion"),
@@ -204,47 +188,7 @@ pub(crate) fn validate_meta_update(new: &ObjectMeta, old: &ObjectMeta) -> Vec<Fi
             "must not be decremented",
         ));
     }
-    let quoted = |s: &&str| repr::quoted(s);
-    errors.extend(immutable(
-        &child(path, "name"),
-        &text(&new.name),
-        &text(&old.name),
-        quoted,
-    ));
-    errors.extend(immutable(
-        &child(path, "namespace"),
-        &text(&new.namespace),
-        &text(&old.namespace),
-        quoted,
-    ));
-    errors.extend(immutable(
-        &child(path, "uid"),
-        &text(&new.uid),
-        &text(&old.uid),
-        quoted,
-    ));
-    let time = |t: &Option<String>| {
-        t.as_deref()
-            .map_or_else(|| "null".to_string(), repr::quoted)
-    };
-    errors.extend(immutable(
-        &child(path, "creationTimestamp"),
-        &new.creation_timestamp.as_ref().map(|t| t.0.to_string()),
-        &old.creation_timestamp.as_ref().map(|t| t.0.to_string()),
-        time,
-    ));
-    errors.extend(immutable(
-        &child(path, "deletionTimestamp"),
-        &new.deletion_timestamp.as_ref().map(|t| t.0.to_string()),
-        &old.deletion_timestamp.as_ref().map(|t| t.0.to_string()),
-        time,
-    ));
-    errors.extend(immutable(
-        &child(path, "deletionGracePeriodSeconds"),
-        &new.deletion_grace_period_seconds,
-        &old.deletion_grace_period_seconds,
-        |v| v.map_or_else(|| "null".to_string(), |v| v.to_string()),
-    ));
+    errors.extend(identity_unchanged(new, old));
     errors.extend(validate_labels(new.labels.as_ref(), &child(path, "labels")));
     errors.extend(validate_annotations(
         new.annotations.as_ref(),
@@ -257,6 +201,68 @@ pub(crate) fn validate_meta_update(new: &ObjectMeta, old: &ObjectMeta) -> Vec<Fi
     errors.extend(finalizers(
         items(&new.finalizers),
         &child(path, "finalizers"),
+    ));
+    errors
+}
+
+fn no_new_finalizers_while_deleting(new: &ObjectMeta, old: &ObjectMeta) -> Vec<FieldError> {
+    if old.deletion_timestamp.is_none() {
+        return Vec::new();
+    }
+    let added: Vec<String> = items(&new.finalizers)
+        .iter()
+        .filter(|f| !items(&old.finalizers).contains(f))
+        .map(|f| format!("{f:?}"))
+        .collect();
+    if added.is_empty() {
+        return Vec::new();
+    }
+    vec![FieldError::forbidden(
+        "metadata.finalizers",
+        format!(
+            "no new finalizers can be added if the object is being deleted, found new finalizers []string{{{}}}",
+            added.join(", ")
+        ),
+    )]
+}
+
+/// Name, namespace, uid and the server-set timestamps never change.
+fn identity_unchanged(new: &ObjectMeta, old: &ObjectMeta) -> Vec<FieldError> {
+    let quoted = |s: &&str| repr::quoted(s);
+    let mut errors = Vec::new();
+    for (field, a, b) in [
+        ("name", text(&new.name), text(&old.name)),
+        ("namespace", text(&new.namespace), text(&old.namespace)),
+        ("uid", text(&new.uid), text(&old.uid)),
+    ] {
+        errors.extend(immutable(&child("metadata", field), &a, &b, quoted));
+    }
+    let time = |t: &Option<String>| {
+        t.as_deref()
+            .map_or_else(|| "null".to_string(), repr::quoted)
+    };
+    let stamp = |t: &Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>| {
+        t.as_ref().map(|t| t.0.to_string())
+    };
+    for (field, a, b) in [
+        (
+            "creationTimestamp",
+            stamp(&new.creation_timestamp),
+            stamp(&old.creation_timestamp),
+        ),
+        (
+            "deletionTimestamp",
+            stamp(&new.deletion_timestamp),
+            stamp(&old.deletion_timestamp),
+        ),
+    ] {
+        errors.extend(immutable(&child("metadata", field), &a, &b, time));
+    }
+    errors.extend(immutable(
+        "metadata.deletionGracePeriodSeconds",
+        &new.deletion_grace_period_seconds,
+        &old.deletion_grace_period_seconds,
+        |v| v.map_or_else(|| "null".to_string(), |v| v.to_string()),
     ));
     errors
 }

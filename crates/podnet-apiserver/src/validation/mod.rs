@@ -239,6 +239,38 @@ pub(crate) fn not_found(path: &str, value: &str) -> FieldError {
     )
 }
 
+/// A JSON form for semantic comparison as Kubernetes does it: missing, null,
+/// empty lists and empty objects are all the same.
+pub(crate) fn normalized(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, normalized(v)))
+                .filter(|(_, v)| !is_empty_value(v))
+                .collect(),
+        ),
+        Value::Array(list) => Value::Array(list.into_iter().map(normalized).collect()),
+        other => other,
+    }
+}
+
+fn is_empty_value(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Array(list) => list.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
+/// Whether two typed values are equal the way Kubernetes compares them.
+pub(crate) fn semantically_equal<T: serde::Serialize>(a: &T, b: &T) -> bool {
+    match (serde_json::to_value(a), serde_json::to_value(b)) {
+        (Ok(a), Ok(b)) => normalized(a) == normalized(b),
+        _ => false,
+    }
+}
+
 /// `Option<String>` fields that Kubernetes holds as plain strings ("" = unset).
 pub(crate) fn text(value: &Option<String>) -> &str {
     value.as_deref().unwrap_or("")

@@ -268,7 +268,7 @@ fn immutable_pod_spec(new: &PodSpec, old: &PodSpec) -> Vec<FieldError> {
     if old_grace.is_some_and(|g| g < 0) && new.termination_grace_period_seconds == Some(1) {
         copy_field(&mut munged, &old_json, "terminationGracePeriodSeconds");
     }
-    let (munged, old_json) = (normalized(munged), normalized(old_json));
+    let (munged, old_json) = (super::normalized(munged), super::normalized(old_json));
     if munged == old_json {
         return Vec::new();
     }
@@ -295,20 +295,6 @@ fn copy_field(target: &mut Value, source: &Value, field: &str) {
         None => {
             target.remove(field);
         }
-    }
-}
-
-/// Kubernetes compares specs semantically: missing and empty lists are equal.
-fn normalized(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .filter(|(_, v)| !v.is_null() && !matches!(v, Value::Array(a) if a.is_empty()))
-                .map(|(k, v)| (k, normalized(v)))
-                .collect(),
-        ),
-        Value::Array(list) => Value::Array(list.into_iter().map(normalized).collect()),
-        other => other,
     }
 }
 
@@ -369,11 +355,10 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, is_pod: bool) -> Vec
     }
     let (volume_names, volume_errors) = volumes(items(&spec.volumes), &child(path, "volumes"));
     errors.extend(volume_errors);
-    let host_users = spec.host_users != Some(false);
     let ctx = PodContext {
         volumes: volume_names,
         grace_period: spec.termination_grace_period_seconds,
-        host_users,
+        host_users: spec.host_users != Some(false),
     };
     errors.extend(containers(
         &spec.containers,
@@ -382,10 +367,24 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, is_pod: bool) -> Vec
     ));
     errors.extend(init_containers(spec, &ctx, &child(path, "initContainers")));
     errors.extend(host_network_ports(spec, path, is_pod));
-    errors.extend(restart_policy(
-        text(&spec.restart_policy),
-        &child(path, "restartPolicy"),
+    errors.extend(policies_and_scheduling(spec, path));
+    errors.extend(named_references(spec, path));
+    errors.extend(deadline_and_host_names(spec, path));
+    errors.extend(scheduling::tolerations(
+        items(&spec.tolerations),
+        &child(path, "tolerations"),
     ));
+    errors.extend(scheduling::host_aliases(
+        items(&spec.host_aliases),
+        &child(path, "hostAliases"),
+    ));
+    errors.extend(later_fields(spec, path));
+    errors
+}
+
+/// restartPolicy through topologySpreadConstraints, in Kubernetes' order.
+fn policies_and_scheduling(spec: &PodSpec, path: &str) -> Vec<FieldError> {
+    let mut errors = restart_policy(text(&spec.restart_policy), &child(path, "restartPolicy"));
     errors.extend(dns_policy(
         text(&spec.dns_policy),
         &child(path, "dnsPolicy"),
@@ -428,7 +427,11 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, is_pod: bool) -> Vec
         items(&spec.topology_spread_constraints),
         &child(path, "topologySpreadConstraints"),
     ));
-    errors.extend(named_references(spec, path));
+    errors
+}
+
+fn deadline_and_host_names(spec: &PodSpec, path: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     if let Some(deadline) = spec.active_deadline_seconds {
         if !(1..=i64::from(i32::MAX)).contains(&deadline) {
             errors.push(FieldError::invalid(
@@ -438,24 +441,14 @@ pub(crate) fn validate_pod_spec(spec: &PodSpec, path: &str, is_pod: bool) -> Vec
             ));
         }
     }
-    for field in ["hostname", "subdomain"] {
-        let value = match field {
-            "hostname" => text(&spec.hostname),
-            _ => text(&spec.subdomain),
-        };
+    for (field, value) in [
+        ("hostname", text(&spec.hostname)),
+        ("subdomain", text(&spec.subdomain)),
+    ] {
         if !value.is_empty() {
             errors.extend(super::dns_label(&child(path, field), value));
         }
     }
-    errors.extend(scheduling::tolerations(
-        items(&spec.tolerations),
-        &child(path, "tolerations"),
-    ));
-    errors.extend(scheduling::host_aliases(
-        items(&spec.host_aliases),
-        &child(path, "hostAliases"),
-    ));
-    errors.extend(later_fields(spec, path));
     errors
 }
 
@@ -736,86 +729,91 @@ fn volume_source(volume: &Volume, path: &str) -> Vec<FieldError> {
 
 fn source_fields(volume: &Volume, source: &str, path: &str) -> Vec<FieldError> {
     let source_path = child(path, source);
-    let mut errors = Vec::new();
     match source {
-        "hostPath" => {
-            let Some(host_path) = &volume.host_path else {
-                return errors;
-            };
-            if host_path.path.is_empty() {
-                errors.push(FieldError::required(child(&source_path, "path"), ""));
-                return errors;
-            }
-            errors.extend(no_backsteps(&host_path.path, &child(&source_path, "path")));
-            let kind = text(&host_path.type_);
-            if !HOST_PATH_TYPES.contains(&kind) {
-                errors.push(FieldError::not_supported(
-                    child(&source_path, "type"),
-                    kind,
-                    HOST_PATH_TYPES,
-                ));
-            }
-        }
-        "secret" => {
-            let Some(secret) = &volume.secret else {
-                return errors;
-            };
+        "hostPath" => volume
+            .host_path
+            .as_ref()
+            .map(|h| host_path_source(h, &source_path)),
+        "secret" => volume.secret.as_ref().map(|secret| {
+            let mut errors = Vec::new();
             if text(&secret.secret_name).is_empty() {
                 errors.push(FieldError::required(child(&source_path, "secretName"), ""));
             }
-            errors.extend(file_mode(
+            errors.extend(projected_files(
                 secret.default_mode,
-                &child(&source_path, "defaultMode"),
-            ));
-            errors.extend(key_to_paths(
                 items(&secret.items),
-                &child(&source_path, "items"),
+                &source_path,
             ));
-        }
-        "configMap" => {
-            let Some(config_map) = &volume.config_map else {
-                return errors;
-            };
+            errors
+        }),
+        "configMap" => volume.config_map.as_ref().map(|config_map| {
+            let mut errors = Vec::new();
             if config_map.name.is_empty() {
                 errors.push(FieldError::required(child(&source_path, "name"), ""));
             }
-            errors.extend(file_mode(
+            errors.extend(projected_files(
                 config_map.default_mode,
-                &child(&source_path, "defaultMode"),
-            ));
-            errors.extend(key_to_paths(
                 items(&config_map.items),
-                &child(&source_path, "items"),
+                &source_path,
             ));
-        }
-        "persistentVolumeClaim"
-            if volume
-                .persistent_volume_claim
-                .as_ref()
-                .is_some_and(|c| c.claim_name.is_empty()) =>
-        {
-            errors.push(FieldError::required(child(&source_path, "claimName"), ""));
-        }
-        "nfs" => {
-            let Some(nfs) = &volume.nfs else {
-                return errors;
-            };
-            if nfs.server.is_empty() {
-                errors.push(FieldError::required(child(&source_path, "server"), ""));
-            }
-            if nfs.path.is_empty() {
-                errors.push(FieldError::required(child(&source_path, "path"), ""));
-            }
-            if !nfs.path.starts_with('/') {
-                errors.push(FieldError::invalid_str(
-                    child(&source_path, "path"),
-                    &nfs.path,
-                    "must be an absolute path",
-                ));
-            }
-        }
-        _ => {}
+            errors
+        }),
+        "persistentVolumeClaim" => volume
+            .persistent_volume_claim
+            .as_ref()
+            .filter(|c| c.claim_name.is_empty())
+            .map(|_| vec![FieldError::required(child(&source_path, "claimName"), "")]),
+        "nfs" => volume.nfs.as_ref().map(|nfs| nfs_source(nfs, &source_path)),
+        _ => None,
     }
+    .unwrap_or_default()
+}
+
+fn host_path_source(
+    host_path: &k8s_openapi::api::core::v1::HostPathVolumeSource,
+    path: &str,
+) -> Vec<FieldError> {
+    if host_path.path.is_empty() {
+        return vec![FieldError::required(child(path, "path"), "")];
+    }
+    let mut errors = no_backsteps(&host_path.path, &child(path, "path"));
+    let kind = text(&host_path.type_);
+    if !HOST_PATH_TYPES.contains(&kind) {
+        errors.push(FieldError::not_supported(
+            child(path, "type"),
+            kind,
+            HOST_PATH_TYPES,
+        ));
+    }
+    errors
+}
+
+fn nfs_source(nfs: &k8s_openapi::api::core::v1::NFSVolumeSource, path: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if nfs.server.is_empty() {
+        errors.push(FieldError::required(child(path, "server"), ""));
+    }
+    if nfs.path.is_empty() {
+        errors.push(FieldError::required(child(path, "path"), ""));
+    }
+    if !nfs.path.starts_with('/') {
+        errors.push(FieldError::invalid_str(
+            child(path, "path"),
+            &nfs.path,
+            "must be an absolute path",
+        ));
+    }
+    errors
+}
+
+/// Secret and ConfigMap volumes: file modes and item paths.
+fn projected_files(
+    default_mode: Option<i32>,
+    list: &[k8s_openapi::api::core::v1::KeyToPath],
+    path: &str,
+) -> Vec<FieldError> {
+    let mut errors = file_mode(default_mode, &child(path, "defaultMode"));
+    errors.extend(key_to_paths(list, &child(path, "items")));
     errors
 }
 
@@ -967,6 +965,15 @@ mod tests {
         assert_valid(&update("Pod", "", tolerated.clone(), old.clone()));
         let errors = update("Pod", "", old, tolerated);
         assert_eq!(fields(&errors), vec!["spec.tolerations"]);
+    }
+
+    #[test]
+    fn empty_and_missing_fields_compare_equal() {
+        let old = pod();
+        let mut new = pod();
+        new["spec"]["containers"][0]["resources"] = json!({});
+        new["spec"]["containers"][0]["env"] = json!([]);
+        assert_valid(&update("Pod", "", new, old));
     }
 
     #[test]

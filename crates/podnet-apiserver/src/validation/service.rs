@@ -255,31 +255,73 @@ fn cluster_ips_related(spec: &ServiceSpec) -> Vec<FieldError> {
     if kind(spec) == "ExternalName" {
         return Vec::new();
     }
-    let mut errors = Vec::new();
+    let mut errors = cluster_ip_sync(spec);
+    errors.extend(families_and_policy(spec));
+    let (value_errors, has_invalid) = cluster_ip_values(spec);
+    errors.extend(value_errors);
+    if has_invalid {
+        return errors;
+    }
     let ips = items(&spec.cluster_ips);
-    let ips_path = "spec.clusterIPs";
-    let invalid_list = |detail: &str| {
-        FieldError::new(
-            FieldErrorKind::Invalid,
-            ips_path,
-            Some(cluster_ips_list(spec)),
-            detail,
-        )
-    };
+    if ips.len() > 1 && net::is_ipv6(&ips[0]) == net::is_ipv6(&ips[1]) {
+        errors.push(invalid_cluster_ips(
+            spec,
+            "may specify no more than one IP for each IP family",
+        ));
+    }
+    if !is_headless(spec) {
+        for (i, (ip, family)) in ips.iter().zip(items(&spec.ip_families)).enumerate() {
+            let expected = match (family.as_str(), net::is_ipv6(ip)) {
+                ("IPv4", true) => Some("IPv4"),
+                ("IPv6", false) => Some("IPv6"),
+                _ => None,
+            };
+            if let Some(expected) = expected {
+                errors.push(FieldError::invalid_str(
+                    index("spec.clusterIPs", i),
+                    ip,
+                    format!("expected an {expected} value as indicated by `ipFamilies[{i}]`"),
+                ));
+            }
+        }
+    }
+    errors
+}
+
+fn invalid_cluster_ips(spec: &ServiceSpec, detail: &str) -> FieldError {
+    FieldError::new(
+        FieldErrorKind::Invalid,
+        "spec.clusterIPs",
+        Some(cluster_ips_list(spec)),
+        detail,
+    )
+}
+
+/// clusterIPs[0] is clusterIP, and both are set or neither.
+fn cluster_ip_sync(spec: &ServiceSpec) -> Vec<FieldError> {
+    let ips = items(&spec.cluster_ips);
     let cluster_ip = text(&spec.cluster_ip);
     if !cluster_ip.is_empty() {
         match ips.first() {
-            None => errors.push(FieldError::required(ips_path, "")),
-            Some(first) if first != cluster_ip => {
-                errors.push(invalid_list("first value must match `clusterIP`"));
-            }
-            _ => {}
+            None => vec![FieldError::required("spec.clusterIPs", "")],
+            Some(first) if first != cluster_ip => vec![invalid_cluster_ips(
+                spec,
+                "first value must match `clusterIP`",
+            )],
+            _ => Vec::new(),
         }
     } else if !ips.is_empty() {
-        errors.push(invalid_list(
+        vec![invalid_cluster_ips(
+            spec,
             "must be empty when `clusterIP` is not specified",
-        ));
+        )]
+    } else {
+        Vec::new()
     }
+}
+
+fn families_and_policy(spec: &ServiceSpec) -> Vec<FieldError> {
+    let mut errors = Vec::new();
     let mut seen = BTreeSet::new();
     for (i, family) in items(&spec.ip_families).iter().enumerate() {
         let path = index("spec.ipFamilies", i);
@@ -300,47 +342,33 @@ fn cluster_ips_related(spec: &ServiceSpec) -> Vec<FieldError> {
             ));
         }
     }
+    errors
+}
+
+/// Each clusterIP is an address ("None" only alone); true when any is not.
+fn cluster_ip_values(spec: &ServiceSpec) -> (Vec<FieldError>, bool) {
+    let ips = items(&spec.cluster_ips);
+    let mut errors = Vec::new();
     let mut has_invalid = false;
     for (i, ip) in ips.iter().enumerate() {
         if i == 0 && ip == "None" {
             if ips.len() > 1 {
                 has_invalid = true;
-                errors.push(invalid_list("'None' must be the first and only value"));
+                errors.push(invalid_cluster_ips(
+                    spec,
+                    "'None' must be the first and only value",
+                ));
             }
             continue;
         }
-        let problems = net::valid_ip(&index(ips_path, i), ip);
+        let problems = net::valid_ip(&index("spec.clusterIPs", i), ip);
         has_invalid |= !problems.is_empty();
         errors.extend(problems);
     }
     if ips.len() > 2 {
-        errors.push(invalid_list("may only hold up to 2 values"));
+        errors.push(invalid_cluster_ips(spec, "may only hold up to 2 values"));
     }
-    if has_invalid {
-        return errors;
-    }
-    if ips.len() > 1 && net::is_ipv6(&ips[0]) == net::is_ipv6(&ips[1]) {
-        errors.push(invalid_list(
-            "may specify no more than one IP for each IP family",
-        ));
-    }
-    if !is_headless(spec) {
-        for (i, (ip, family)) in ips.iter().zip(items(&spec.ip_families)).enumerate() {
-            let expected = match (family.as_str(), net::is_ipv6(ip)) {
-                ("IPv4", true) => Some("IPv4"),
-                ("IPv6", false) => Some("IPv6"),
-                _ => None,
-            };
-            if let Some(expected) = expected {
-                errors.push(FieldError::invalid_str(
-                    index(ips_path, i),
-                    ip,
-                    format!("expected an {expected} value as indicated by `ipFamilies[{i}]`"),
-                ));
-            }
-        }
-    }
-    errors
+    (errors, has_invalid)
 }
 
 /// The Go struct Kubernetes prints for a duplicated (protocol, port) pair.
