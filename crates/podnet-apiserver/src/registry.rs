@@ -527,12 +527,23 @@ impl Registry {
         options: &WriteOptions,
     ) -> Result<Written, ApiError> {
         defaults::apply_defaults(res, &mut obj);
+        if res.group.is_empty() && res.kind == "Pod" {
+            defaults::apply_pod_admission_defaults(&mut obj);
+        }
         let name = object::name(&obj).to_string();
+        // Names and metadata first: a Service with a bad name takes no address.
         let errors = validation::validate_create(res, &obj);
         if !errors.is_empty() {
             return Err(ApiError::invalid(res.group, res.kind, &name, &errors));
         }
         let taken = self.allocate(res, &mut obj, None)?;
+        if is_service(res) {
+            let errors = validation::validate_create(res, &obj);
+            if !errors.is_empty() {
+                self.release(&taken);
+                return Err(ApiError::invalid(res.group, res.kind, &name, &errors));
+            }
+        }
         if options.dry_run {
             self.release(&taken);
             return Ok(Written { object: obj, warnings, created: true });
@@ -712,16 +723,21 @@ impl Registry {
                 }
             }
             let expected: i64 = current_rv.parse().unwrap_or(0);
+            meta_mut(&mut new).insert("resourceVersion".into(), json!(current_rv));
             defaults::apply_defaults(res, &mut new);
-            bump_generation(res, &current, &mut new);
-            let errors = if options.internal { Vec::new() } else { validation::validate_update(res, &new, &current) };
-            if !errors.is_empty() {
-                return Err(ApiError::invalid(res.group, res.kind, name, &errors));
+            if is_service(res) {
+                defaults::prepare_service_update(&mut new, &current);
             }
+            bump_generation(res, &current, &mut new);
             if new_equals_current(&new, &current) {
                 return Ok(Written { object: current, warnings, created: false });
             }
             let taken = self.allocate(res, &mut new, Some(&current))?;
+            let errors = if options.internal { Vec::new() } else { validation::validate_update(res, &new, &current) };
+            if !errors.is_empty() {
+                self.release(&taken);
+                return Err(ApiError::invalid(res.group, res.kind, name, &errors));
+            }
             if options.dry_run {
                 self.release(&taken);
                 return Ok(Written { object: new, warnings, created: false });
@@ -982,6 +998,10 @@ fn parse_apply_body(body: &[u8]) -> Result<Value, ApiError> {
 
 fn patch_error(res: &Resource, name: &str, e: patch::PatchError) -> ApiError {
     e.to_api_error(res, name)
+}
+
+fn is_service(res: &Resource) -> bool {
+    res.group.is_empty() && res.kind == "Service"
 }
 
 /// Kinds whose metadata.generation counts spec changes.

@@ -20,6 +20,8 @@ pub struct FieldError {
 pub enum FieldErrorKind {
     Required,
     Invalid,
+    /// A reference to something that does not exist (a volume mount naming no volume).
+    NotFound,
     Duplicate,
     NotSupported,
     Forbidden,
@@ -33,6 +35,7 @@ impl FieldErrorKind {
         match self {
             FieldErrorKind::Required => "FieldValueRequired",
             FieldErrorKind::Invalid => "FieldValueInvalid",
+            FieldErrorKind::NotFound => "FieldValueNotFound",
             FieldErrorKind::Duplicate => "FieldValueDuplicate",
             FieldErrorKind::NotSupported => "FieldValueNotSupported",
             FieldErrorKind::Forbidden => "FieldValueForbidden",
@@ -45,6 +48,7 @@ impl FieldErrorKind {
         match self {
             FieldErrorKind::Required => "Required value",
             FieldErrorKind::Invalid => "Invalid value",
+            FieldErrorKind::NotFound => "Not found",
             FieldErrorKind::Duplicate => "Duplicate value",
             FieldErrorKind::NotSupported => "Unsupported value",
             FieldErrorKind::Forbidden => "Forbidden",
