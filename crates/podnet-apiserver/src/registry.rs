@@ -55,9 +55,16 @@ pub struct WriteOptions {
     pub field_validation: FieldValidation,
     pub field_manager: Option<String>,
     pub force: bool,
-    /// Server-internal writes that change what update rules forbid clients
-    /// to change (a pod's binding to its node).
+    /// Server-internal writes that may do what validation forbids clients
+    /// (a pod's binding to its node; the `kubernetes` endpoints on a loopback address).
     pub(crate) internal: bool,
+}
+
+impl WriteOptions {
+    /// The options of the server's own writes (bootstrap objects, bindings).
+    pub fn internal() -> WriteOptions {
+        WriteOptions { internal: true, ..Default::default() }
+    }
 }
 
 /// The part of an object a write addresses.
@@ -531,18 +538,13 @@ impl Registry {
             defaults::apply_pod_admission_defaults(&mut obj);
         }
         let name = object::name(&obj).to_string();
-        // Names and metadata first: a Service with a bad name takes no address.
-        let errors = validation::validate_create(res, &obj);
-        if !errors.is_empty() {
-            return Err(ApiError::invalid(res.group, res.kind, &name, &errors));
-        }
+        // Validation sees the allocated addresses and ports, as in Kubernetes;
+        // a refused object gives them back.
         let taken = self.allocate(res, &mut obj, None)?;
-        if is_service(res) {
-            let errors = validation::validate_create(res, &obj);
-            if !errors.is_empty() {
-                self.release(&taken);
-                return Err(ApiError::invalid(res.group, res.kind, &name, &errors));
-            }
+        let errors = if options.internal { Vec::new() } else { validation::validate_create(res, &obj) };
+        if !errors.is_empty() {
+            self.release(&taken);
+            return Err(ApiError::invalid(res.group, res.kind, &name, &errors));
         }
         if options.dry_run {
             self.release(&taken);
@@ -929,7 +931,7 @@ impl Registry {
 
     /// POST pods/binding: assigns a pod to a node, once.
     pub async fn bind(&self, res: &'static Resource, namespace: Option<&str>, name: &str, node: &str) -> Result<(), ApiError> {
-        let options = WriteOptions { internal: true, ..Default::default() };
+        let options = WriteOptions::internal();
         self.write_loop(res, namespace, name, &options, Vec::new(), None, |current| {
             if object::deletion_timestamp(current).is_some() {
                 return Err(ApiError::conflict(res.group, res.plural, name, "pod is being deleted, cannot be assigned to a host"));

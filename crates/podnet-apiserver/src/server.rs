@@ -208,7 +208,7 @@ async fn ensure(registry: &Arc<Registry>, res: &'static resources::Resource, ns:
         Err(e) if e.code == 404 => {}
         Err(e) => return Err(anyhow::anyhow!("reading {} {name}: {e}", res.plural)),
     }
-    match registry.create(res, ns, &body, &WriteOptions::default()).await {
+    match registry.create(res, ns, &body, &WriteOptions::internal()).await {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
         Err(e) => Err(anyhow::anyhow!("creating {} {name}: {e}", res.plural)),
@@ -228,7 +228,7 @@ async fn reconcile(registry: &Arc<Registry>, res: &'static resources::Resource, 
             }
             object::meta_mut(&mut updated).remove("resourceVersion");
             registry
-                .update(res, ns, name, &updated, crate::registry::Part::Main, &WriteOptions::default())
+                .update(res, ns, name, &updated, crate::registry::Part::Main, &WriteOptions::internal())
                 .await
                 .map_err(|e| anyhow::anyhow!("updating {} {name}: {e}", res.plural))?;
             Ok(())
