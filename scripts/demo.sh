@@ -31,6 +31,7 @@ cleanup() {
         ip netns exec "$NODE" ctr -a "$SOCK" container delete "$id" >/dev/null 2>&1
     done
     [ -n "${CTRD_PID:-}" ] && kill "$CTRD_PID" 2>/dev/null && wait "$CTRD_PID" 2>/dev/null
+    [ -n "${API_PID:-}" ] && kill "$API_PID" 2>/dev/null && wait "$API_PID" 2>/dev/null
     rm -f "$CONF"
     [ -n "$made_bin" ] && rm -f "$BIN"
     ip netns del "$NODE" 2>/dev/null
@@ -91,3 +92,39 @@ ip netns exec "$NODE" ctr -a "$SOCK" task exec --exec-id ping podnet-demo-1 /bin
 echo "-- node side: bridge, veths, and the nftables table podnet-cni owns"
 ip -n "$NODE" -br link show master podnet0
 ip netns exec "$NODE" nft list table inet podnet-cni | grep -E 'elements|masq-pods4' | head -5
+
+echo
+echo "== the Kubernetes API: podnet apiserver (embedded store) with kubectl"
+if command -v kubectl >/dev/null 2>&1; then
+    API_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    ./target/release/podnet apiserver --data-dir "$WORK/apiserver" --listen "127.0.0.1:$API_PORT" \
+        >"$WORK/apiserver.log" 2>&1 &
+    API_PID=$!
+    export KUBECONFIG="$WORK/apiserver/kubeconfig"
+    for _ in $(seq 100); do kubectl get --raw /readyz >/dev/null 2>&1 && break; sleep 0.1; done
+    kubectl apply -f - <<'YAML'
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: busybox, ports: [{name: http, containerPort: 8080}]}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+YAML
+    kubectl get namespaces
+    kubectl get deployments,services -o wide
+    echo "(pods appear once the controllers and node agents of podnet up run them)"
+else
+    echo "kubectl is not installed: skipping the API part"
+fi

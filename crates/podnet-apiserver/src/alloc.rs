@@ -27,13 +27,21 @@ impl Claims {
         let mut claims = Claims::default();
         let spec = &svc["spec"];
         if let Some(ips) = spec["clusterIPs"].as_array() {
-            claims.ips.extend(ips.iter().filter_map(|ip| ip.as_str()?.parse::<IpAddr>().ok()));
+            claims.ips.extend(
+                ips.iter()
+                    .filter_map(|ip| ip.as_str()?.parse::<IpAddr>().ok()),
+            );
         }
-        if let Some(ip) = spec["clusterIP"].as_str().and_then(|ip| ip.parse::<IpAddr>().ok()) {
+        if let Some(ip) = spec["clusterIP"]
+            .as_str()
+            .and_then(|ip| ip.parse::<IpAddr>().ok())
+        {
             claims.ips.insert(ip);
         }
         if let Some(ports) = spec["ports"].as_array() {
-            claims.ports.extend(ports.iter().filter_map(|p| port(&p["nodePort"])));
+            claims
+                .ports
+                .extend(ports.iter().filter_map(|p| port(&p["nodePort"])));
         }
         if let Some(hc) = port(&spec["healthCheckNodePort"]) {
             claims.ports.insert(hc);
@@ -50,7 +58,9 @@ impl Claims {
 }
 
 fn port(v: &Value) -> Option<u16> {
-    v.as_u64().filter(|p| *p > 0).and_then(|p| u16::try_from(p).ok())
+    v.as_u64()
+        .filter(|p| *p > 0)
+        .and_then(|p| u16::try_from(p).ok())
 }
 
 pub struct ServiceAllocator {
@@ -86,7 +96,10 @@ impl ServiceAllocator {
             }
             for p in &claims.ports {
                 if !self.take_port(*p) {
-                    problems.push(format!("{}: node port {p} is taken or outside the range", crate::object::name(svc)));
+                    problems.push(format!(
+                        "{}: node port {p} is taken or outside the range",
+                        crate::object::name(svc)
+                    ));
                 }
             }
         }
@@ -116,7 +129,11 @@ impl ServiceAllocator {
     /// `old` the update does not change) and takes them. On success returns
     /// the claims to release once the write is committed (what `old` held and
     /// `svc` no longer does); on any error nothing stays taken.
-    pub fn allocate(&mut self, svc: &mut Value, old: Option<&Value>) -> Result<Claims, Vec<FieldError>> {
+    pub fn allocate(
+        &mut self,
+        svc: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<Claims, Vec<FieldError>> {
         let old_claims = old.map(Claims::of).unwrap_or_default();
         if let Some(old) = old {
             keep_allocated(svc, old);
@@ -131,14 +148,23 @@ impl ServiceAllocator {
         Ok(old_claims.minus(&new_claims))
     }
 
-    fn fill(&mut self, svc: &mut Value, old: &Claims, taken: &mut Claims) -> Result<(), Vec<FieldError>> {
-        let kind = svc["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+    fn fill(
+        &mut self,
+        svc: &mut Value,
+        old: &Claims,
+        taken: &mut Claims,
+    ) -> Result<(), Vec<FieldError>> {
+        let kind = svc["spec"]["type"]
+            .as_str()
+            .unwrap_or("ClusterIP")
+            .to_string();
         let mut errors = Vec::new();
         if kind != "ExternalName" {
             self.fill_cluster_ip(svc, old, taken, &mut errors);
         }
         let wants_node_ports = kind == "NodePort"
-            || (kind == "LoadBalancer" && svc["spec"]["allocateLoadBalancerNodePorts"].as_bool() != Some(false));
+            || (kind == "LoadBalancer"
+                && svc["spec"]["allocateLoadBalancerNodePorts"].as_bool() != Some(false));
         if wants_node_ports {
             self.fill_node_ports(svc, old, taken, &mut errors);
         } else if kind != "LoadBalancer" {
@@ -163,7 +189,11 @@ impl ServiceAllocator {
                         taken.ports.insert(p);
                         svc["spec"]["healthCheckNodePort"] = json!(p);
                     }
-                    None => errors.push(FieldError::invalid("spec.healthCheckNodePort", 0, "range is full")),
+                    None => errors.push(FieldError::invalid(
+                        "spec.healthCheckNodePort",
+                        0,
+                        "range is full",
+                    )),
                 },
             }
         } else if let Some(spec) = svc["spec"].as_object_mut() {
@@ -176,7 +206,13 @@ impl ServiceAllocator {
         }
     }
 
-    fn fill_cluster_ip(&mut self, svc: &mut Value, old: &Claims, taken: &mut Claims, errors: &mut Vec<FieldError>) {
+    fn fill_cluster_ip(
+        &mut self,
+        svc: &mut Value,
+        old: &Claims,
+        taken: &mut Claims,
+        errors: &mut Vec<FieldError>,
+    ) {
         let requested = svc["spec"]["clusterIP"]
             .as_str()
             .or_else(|| svc["spec"]["clusterIPs"][0].as_str())
@@ -188,7 +224,11 @@ impl ServiceAllocator {
             return;
         }
         if let Some(families) = svc["spec"]["ipFamilies"].as_array() {
-            let ours = if self.service_cidr().addr().is_ipv4() { "IPv4" } else { "IPv6" };
+            let ours = if self.service_cidr().addr().is_ipv4() {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
             for (i, family) in families.iter().enumerate() {
                 if family.as_str() != Some(ours) {
                     errors.push(FieldError::invalid(
@@ -212,7 +252,10 @@ impl ServiceAllocator {
                     errors.push(FieldError::invalid_str(
                         "spec.clusterIPs",
                         "",
-                        format!("failed to allocate a serviceIP: range is full ({})", self.service_cidr()),
+                        format!(
+                            "failed to allocate a serviceIP: range is full ({})",
+                            self.service_cidr()
+                        ),
                     ));
                     return;
                 }
@@ -252,7 +295,13 @@ impl ServiceAllocator {
         svc["spec"]["clusterIPs"] = json!([ip.to_string()]);
     }
 
-    fn fill_node_ports(&mut self, svc: &mut Value, old: &Claims, taken: &mut Claims, errors: &mut Vec<FieldError>) {
+    fn fill_node_ports(
+        &mut self,
+        svc: &mut Value,
+        old: &Claims,
+        taken: &mut Claims,
+        errors: &mut Vec<FieldError>,
+    ) {
         let Some(ports) = svc["spec"]["ports"].as_array_mut() else {
             return;
         };
@@ -286,7 +335,13 @@ impl ServiceAllocator {
         }
     }
 
-    fn claim_port(&mut self, p: u16, field: &str, taken: &mut Claims, errors: &mut Vec<FieldError>) -> bool {
+    fn claim_port(
+        &mut self,
+        p: u16,
+        field: &str,
+        taken: &mut Claims,
+        errors: &mut Vec<FieldError>,
+    ) -> bool {
         if !self.port_range.contains(&p) {
             errors.push(FieldError::invalid(
                 field,
@@ -300,7 +355,11 @@ impl ServiceAllocator {
             return false;
         }
         if !self.take_port(p) {
-            errors.push(FieldError::invalid(field, p, "provided port is already allocated"));
+            errors.push(FieldError::invalid(
+                field,
+                p,
+                "provided port is already allocated",
+            ));
             return false;
         }
         taken.ports.insert(p);
@@ -324,22 +383,34 @@ impl ServiceAllocator {
 /// An update that leaves out allocated values keeps them (as Kubernetes
 /// does for clusterIP(s), nodePorts of unchanged ports and the health check port).
 fn keep_allocated(svc: &mut Value, old: &Value) {
-    let kind = svc["spec"]["type"].as_str().unwrap_or("ClusterIP").to_string();
+    let kind = svc["spec"]["type"]
+        .as_str()
+        .unwrap_or("ClusterIP")
+        .to_string();
     let old_kind = old["spec"]["type"].as_str().unwrap_or("ClusterIP");
     if kind != "ExternalName" && old_kind != "ExternalName" {
         let empty = |v: &Value| v.is_null() || v.as_str() == Some("");
-        if empty(&svc["spec"]["clusterIP"]) && svc["spec"]["clusterIPs"].as_array().is_none_or(|a| a.is_empty()) {
+        if empty(&svc["spec"]["clusterIP"])
+            && svc["spec"]["clusterIPs"]
+                .as_array()
+                .is_none_or(|a| a.is_empty())
+        {
             svc["spec"]["clusterIP"] = old["spec"]["clusterIP"].clone();
             svc["spec"]["clusterIPs"] = old["spec"]["clusterIPs"].clone();
         }
     }
-    if let (Some(new_ports), Some(old_ports)) = (svc["spec"]["ports"].as_array_mut(), old["spec"]["ports"].as_array()) {
+    if let (Some(new_ports), Some(old_ports)) = (
+        svc["spec"]["ports"].as_array_mut(),
+        old["spec"]["ports"].as_array(),
+    ) {
         for p in new_ports.iter_mut() {
             if port(&p["nodePort"]).is_some() {
                 continue;
             }
             let same = old_ports.iter().find(|o| {
-                o["port"] == p["port"] && o["protocol"] == p["protocol"] && port(&o["nodePort"]).is_some()
+                o["port"] == p["port"]
+                    && o["protocol"] == p["protocol"]
+                    && port(&o["nodePort"]).is_some()
             });
             if let Some(o) = same {
                 p["nodePort"] = o["nodePort"].clone();
@@ -383,7 +454,11 @@ mod tests {
         assert!(errors[0].detail.contains("already allocated"));
         let mut outside = svc("ClusterIP", "192.168.0.1");
         let errors = a.allocate(&mut outside, None).unwrap_err();
-        assert!(errors[0].detail.contains("not in the valid range"), "{:?}", errors);
+        assert!(
+            errors[0].detail.contains("not in the valid range"),
+            "{:?}",
+            errors
+        );
     }
 
     #[test]
@@ -402,7 +477,9 @@ mod tests {
         assert_eq!(ips_before, 1, "the failed service's cluster IP went back");
         let mut low = svc("NodePort", "");
         low["spec"]["ports"][0]["nodePort"] = json!(80);
-        assert!(a.allocate(&mut low, None).unwrap_err()[0].detail.contains("30000-32767"));
+        assert!(a.allocate(&mut low, None).unwrap_err()[0]
+            .detail
+            .contains("30000-32767"));
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub struct ControllerConfig {
 
 impl Default for ControllerConfig {
     fn default() -> Self {
-        ControllerConfig { compaction_interval: Duration::from_secs(300) }
+        ControllerConfig {
+            compaction_interval: Duration::from_secs(300),
+        }
     }
 }
 
@@ -65,12 +67,16 @@ fn resource_of_key(key: &str) -> Option<&'static Resource> {
     let group = parts.next()?;
     let plural = parts.next()?;
     let group = if group == "core" { "" } else { group };
-    RESOURCES.iter().find(|r| r.group == group && r.plural == plural)
+    RESOURCES
+        .iter()
+        .find(|r| r.group == group && r.plural == plural)
 }
 
 impl Index {
     fn put(&mut self, key: &str, obj: &Value) {
-        let Some(res) = resource_of_key(key) else { return };
+        let Some(res) = resource_of_key(key) else {
+            return;
+        };
         let uid = object::uid(obj).to_string();
         if uid.is_empty() {
             return;
@@ -78,29 +84,48 @@ impl Index {
         self.remove(key);
         let owners = object::owner_uids(obj);
         for owner in &owners {
-            self.dependents.entry(owner.clone()).or_default().insert(uid.clone());
+            self.dependents
+                .entry(owner.clone())
+                .or_default()
+                .insert(uid.clone());
         }
         let namespace = object::namespace(obj).map(str::to_string);
         if let Some(ns) = &namespace {
-            self.in_namespace.entry(ns.clone()).or_default().insert(key.to_string());
+            self.in_namespace
+                .entry(ns.clone())
+                .or_default()
+                .insert(key.to_string());
         }
         let marked = object::deletion_timestamp(obj).is_some();
         if marked {
             let finalizers = object::finalizers(obj);
-            if finalizers.iter().any(|f| f == "foregroundDeletion" || f == "orphan") {
+            if finalizers
+                .iter()
+                .any(|f| f == "foregroundDeletion" || f == "orphan")
+            {
                 self.pending.insert(uid.clone());
             }
             if res.group.is_empty() && res.kind == "Pod" {
-                if let Some(deadline) = object::deletion_timestamp(obj).and_then(object::parse_time) {
+                if let Some(deadline) = object::deletion_timestamp(obj).and_then(object::parse_time)
+                {
                     self.terminating_pods.insert(uid.clone(), deadline);
                 }
             }
             if res.group.is_empty() && res.kind == "Namespace" {
-                self.terminating_namespaces.insert(object::name(obj).to_string());
+                self.terminating_namespaces
+                    .insert(object::name(obj).to_string());
             }
         }
         self.uid_of_key.insert(key.to_string(), uid.clone());
-        self.by_uid.insert(uid, Entry { res, namespace, name: object::name(obj).to_string(), owners });
+        self.by_uid.insert(
+            uid,
+            Entry {
+                res,
+                namespace,
+                name: object::name(obj).to_string(),
+                owners,
+            },
+        );
     }
 
     /// Forgets the object at `key`; returns its uid and entry.
@@ -171,7 +196,15 @@ async fn follow(registry: &Arc<Registry>) -> Result<(), ApiError> {
     let revision = registry.current_revision().await?;
     for res in RESOURCES {
         let page = registry
-            .list(res, None, &Filter::everything(res), &ListOptions { resource_version: None, ..Default::default() })
+            .list(
+                res,
+                None,
+                &Filter::everything(res),
+                &ListOptions {
+                    resource_version: None,
+                    ..Default::default()
+                },
+            )
             .await?;
         for obj in &page.items {
             index.put(&res.key(object::namespace(obj), object::name(obj)), obj);
@@ -221,7 +254,9 @@ async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event)
             let Ok(obj) = object::decode(&kv) else { return };
             let is_new = prev.is_none();
             index.put(&kv.key, &obj);
-            let Some(res) = resource_of_key(&kv.key) else { return };
+            let Some(res) = resource_of_key(&kv.key) else {
+                return;
+            };
             if is_new && res.group.is_empty() && res.kind == "Namespace" {
                 ensure_default_service_account(registry, index, object::name(&obj)).await;
             }
@@ -230,17 +265,25 @@ async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event)
             }
         }
         Event::Delete { key, .. } => {
-            let Some((uid, entry)) = index.remove(&key) else { return };
+            let Some((uid, entry)) = index.remove(&key) else {
+                return;
+            };
             for orphan in index.orphans_of(&uid) {
                 delete_quietly(registry, &orphan).await;
             }
             // An owner waiting in the foreground for this dependent may now go.
-            let waiting: Vec<String> = entry.owners.iter().filter(|o| index.pending.contains(*o)).cloned().collect();
+            let waiting: Vec<String> = entry
+                .owners
+                .iter()
+                .filter(|o| index.pending.contains(*o))
+                .cloned()
+                .collect();
             for owner in waiting {
                 progress_deletion(registry, index, &owner).await;
             }
             if let Some(ns) = &entry.namespace {
-                if index.terminating_namespaces.contains(ns) && !index.in_namespace.contains_key(ns) {
+                if index.terminating_namespaces.contains(ns) && !index.in_namespace.contains_key(ns)
+                {
                     finish_namespace(registry, ns).await;
                 }
             }
@@ -251,12 +294,19 @@ async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event)
 /// Moves the deletion of the object with `uid` forward: foreground
 /// (dependents first), orphan (dependents released), namespace (content first).
 async fn progress_deletion(registry: &Arc<Registry>, index: &Index, uid: &str) {
-    let Some(entry) = index.by_uid.get(uid).cloned() else { return };
+    let Some(entry) = index.by_uid.get(uid).cloned() else {
+        return;
+    };
     if entry.res.group.is_empty() && entry.res.kind == "Namespace" {
         terminate_namespace(registry, index, &entry.name).await;
         return;
     }
-    let Ok(obj) = registry.get(entry.res, entry.namespace.as_deref(), &entry.name).await else { return };
+    let Ok(obj) = registry
+        .get(entry.res, entry.namespace.as_deref(), &entry.name)
+        .await
+    else {
+        return;
+    };
     let finalizers = object::finalizers(&obj);
     if finalizers.iter().any(|f| f == "orphan") {
         for dependent in index.dependents_of(uid) {
@@ -269,8 +319,18 @@ async fn progress_deletion(registry: &Arc<Registry>, index: &Index, uid: &str) {
             remove_finalizer(registry, &entry, "foregroundDeletion").await;
         } else {
             for dependent in dependents {
-                let options = DeleteOptions { propagation: Some("Foreground".into()), ..Default::default() };
-                let _ = registry.delete(dependent.res, dependent.namespace.as_deref(), &dependent.name, &options).await;
+                let options = DeleteOptions {
+                    propagation: Some("Foreground".into()),
+                    ..Default::default()
+                };
+                let _ = registry
+                    .delete(
+                        dependent.res,
+                        dependent.namespace.as_deref(),
+                        &dependent.name,
+                        &options,
+                    )
+                    .await;
             }
         }
     }
@@ -280,32 +340,74 @@ async fn remove_finalizer(registry: &Arc<Registry>, entry: &Entry, finalizer: &s
     let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": [finalizer]}});
     let result = patch_merge_finalizers(registry, entry, finalizer).await;
     if let Err(e) = result {
-        tracing::debug!("removing finalizer {finalizer} of {}: {e} ({patch})", entry.name);
+        tracing::debug!(
+            "removing finalizer {finalizer} of {}: {e} ({patch})",
+            entry.name
+        );
     }
 }
 
-async fn patch_merge_finalizers(registry: &Arc<Registry>, entry: &Entry, finalizer: &str) -> Result<(), ApiError> {
-    let current = registry.get(entry.res, entry.namespace.as_deref(), &entry.name).await?;
-    let remaining: Vec<String> = object::finalizers(&current).into_iter().filter(|f| f != finalizer).collect();
+async fn patch_merge_finalizers(
+    registry: &Arc<Registry>,
+    entry: &Entry,
+    finalizer: &str,
+) -> Result<(), ApiError> {
+    let current = registry
+        .get(entry.res, entry.namespace.as_deref(), &entry.name)
+        .await?;
+    let remaining: Vec<String> = object::finalizers(&current)
+        .into_iter()
+        .filter(|f| f != finalizer)
+        .collect();
     let body = json!({"metadata": {"finalizers": remaining}});
     let bytes = serde_json::to_vec(&body).expect("JSON encodes");
     registry
-        .patch(entry.res, entry.namespace.as_deref(), &entry.name, crate::patch::PatchType::Merge, &bytes, Part::Main, &WriteOptions::default())
+        .patch(
+            entry.res,
+            entry.namespace.as_deref(),
+            &entry.name,
+            crate::patch::PatchType::Merge,
+            &bytes,
+            Part::Main,
+            &WriteOptions::default(),
+        )
         .await?;
     Ok(())
 }
 
 /// Removes the owner reference to `owner_uid` from a dependent.
 async fn release_owner(registry: &Arc<Registry>, dependent: &Entry, owner_uid: &str) {
-    let Ok(current) = registry.get(dependent.res, dependent.namespace.as_deref(), &dependent.name).await else { return };
+    let Ok(current) = registry
+        .get(
+            dependent.res,
+            dependent.namespace.as_deref(),
+            &dependent.name,
+        )
+        .await
+    else {
+        return;
+    };
     let refs: Vec<Value> = current["metadata"]["ownerReferences"]
         .as_array()
-        .map(|a| a.iter().filter(|r| r["uid"].as_str() != Some(owner_uid)).cloned().collect())
+        .map(|a| {
+            a.iter()
+                .filter(|r| r["uid"].as_str() != Some(owner_uid))
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     let body = json!({"metadata": {"ownerReferences": if refs.is_empty() { Value::Null } else { json!(refs) }}});
     let bytes = serde_json::to_vec(&body).expect("JSON encodes");
     if let Err(e) = registry
-        .patch(dependent.res, dependent.namespace.as_deref(), &dependent.name, crate::patch::PatchType::Merge, &bytes, Part::Main, &WriteOptions::default())
+        .patch(
+            dependent.res,
+            dependent.namespace.as_deref(),
+            &dependent.name,
+            crate::patch::PatchType::Merge,
+            &bytes,
+            Part::Main,
+            &WriteOptions::default(),
+        )
         .await
     {
         tracing::debug!("orphaning {}: {e}", dependent.name);
@@ -313,11 +415,21 @@ async fn release_owner(registry: &Arc<Registry>, dependent: &Entry, owner_uid: &
 }
 
 async fn delete_quietly(registry: &Arc<Registry>, entry: &Entry) {
-    let options = DeleteOptions { propagation: Some("Background".into()), ..Default::default() };
-    match registry.delete(entry.res, entry.namespace.as_deref(), &entry.name, &options).await {
+    let options = DeleteOptions {
+        propagation: Some("Background".into()),
+        ..Default::default()
+    };
+    match registry
+        .delete(entry.res, entry.namespace.as_deref(), &entry.name, &options)
+        .await
+    {
         Ok(_) => {}
         Err(e) if e.code == 404 => {}
-        Err(e) => tracing::warn!("garbage collection of {} {}: {e}", entry.res.plural, entry.name),
+        Err(e) => tracing::warn!(
+            "garbage collection of {} {}: {e}",
+            entry.res.plural,
+            entry.name
+        ),
     }
 }
 
@@ -329,7 +441,10 @@ async fn terminate_namespace(registry: &Arc<Registry>, index: &Index, namespace:
     }
     for res in RESOURCES.iter().filter(|r| r.namespaced) {
         let options = DeleteOptions::default();
-        if let Err(e) = registry.delete_collection(res, Some(namespace), &Filter::everything(res), &options).await {
+        if let Err(e) = registry
+            .delete_collection(res, Some(namespace), &Filter::everything(res), &options)
+            .await
+        {
             tracing::warn!("emptying namespace {namespace} of {}: {e}", res.plural);
         }
     }
@@ -338,17 +453,29 @@ async fn terminate_namespace(registry: &Arc<Registry>, index: &Index, namespace:
 /// Drops the namespace's own finalizer, which deletes it.
 async fn finish_namespace(registry: &Arc<Registry>, namespace: &str) {
     let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
-    let Ok(mut current) = registry.get(namespaces, None, namespace).await else { return };
+    let Ok(mut current) = registry.get(namespaces, None, namespace).await else {
+        return;
+    };
     if object::deletion_timestamp(&current).is_none() {
         return;
     }
     current["spec"]["finalizers"] = json!([]);
     let key = namespaces.key(None, namespace);
-    let expected: i64 = object::resource_version(&current).and_then(|rv| rv.parse().ok()).unwrap_or(0);
+    let expected: i64 = object::resource_version(&current)
+        .and_then(|rv| rv.parse().ok())
+        .unwrap_or(0);
     let result = if object::finalizers(&current).is_empty() {
-        registry.store().delete(&key, Some(expected)).await.map(|_| ())
+        registry
+            .store()
+            .delete(&key, Some(expected))
+            .await
+            .map(|_| ())
     } else {
-        registry.store().update(&key, object::encode(&current), Some(expected)).await.map(|_| ())
+        registry
+            .store()
+            .update(&key, object::encode(&current), Some(expected))
+            .await
+            .map(|_| ())
     };
     if let Err(e) = result {
         tracing::debug!("finishing namespace {namespace}: {e}");
@@ -369,11 +496,22 @@ async fn recheck_pending(registry: &Arc<Registry>, index: &Index) {
         .filter_map(|(uid, _)| index.by_uid.get(uid).cloned())
         .collect();
     for pod in expired {
-        let Ok(obj) = registry.get(pod.res, pod.namespace.as_deref(), &pod.name).await else { continue };
+        let Ok(obj) = registry
+            .get(pod.res, pod.namespace.as_deref(), &pod.name)
+            .await
+        else {
+            continue;
+        };
         let node = obj["spec"]["nodeName"].as_str().unwrap_or("").to_string();
         if node_is_gone(registry, &node).await {
-            let options = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
-            if let Err(e) = registry.delete(pod.res, pod.namespace.as_deref(), &pod.name, &options).await {
+            let options = DeleteOptions {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            };
+            if let Err(e) = registry
+                .delete(pod.res, pod.namespace.as_deref(), &pod.name, &options)
+                .await
+            {
                 tracing::debug!("removing pod {} of gone node {node}: {e}", pod.name);
             }
         }
@@ -384,9 +522,11 @@ async fn recheck_pending(registry: &Arc<Registry>, index: &Index) {
 async fn node_is_gone(registry: &Arc<Registry>, node: &str) -> bool {
     let nodes = resources::find("", "v1", "nodes").expect("nodes are served");
     match registry.get(nodes, None, node).await {
-        Ok(obj) => !obj["status"]["conditions"]
-            .as_array()
-            .is_some_and(|conds| conds.iter().any(|c| c["type"] == "Ready" && c["status"] == "True")),
+        Ok(obj) => !obj["status"]["conditions"].as_array().is_some_and(|conds| {
+            conds
+                .iter()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        }),
         Err(_) => true,
     }
 }
@@ -398,7 +538,10 @@ async fn ensure_default_service_account(registry: &Arc<Registry>, index: &Index,
         return;
     }
     let body = json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": namespace}});
-    match registry.create(sa, Some(namespace), &body, &WriteOptions::default()).await {
+    match registry
+        .create(sa, Some(namespace), &body, &WriteOptions::default())
+        .await
+    {
         Ok(_) => {}
         Err(e) if e.code == 409 || e.code == 403 || e.code == 404 => {}
         Err(e) => tracing::warn!("default service account of {namespace}: {e}"),
@@ -412,7 +555,9 @@ async fn compaction(registry: Arc<Registry>, interval: Duration) {
     ticker.tick().await;
     loop {
         ticker.tick().await;
-        let Ok(current) = registry.current_revision().await else { continue };
+        let Ok(current) = registry.current_revision().await else {
+            continue;
+        };
         if let Some(target) = previous {
             let compacted = registry.store().compacted_revision().await.unwrap_or(0);
             if target > compacted {
@@ -431,18 +576,32 @@ mod tests {
     use super::*;
 
     fn obj(uid: &str, name: &str, owners: &[&str]) -> Value {
-        let refs: Vec<Value> = owners.iter().map(|o| json!({"uid": o, "kind": "ReplicaSet", "name": "rs", "apiVersion": "apps/v1"})).collect();
+        let refs: Vec<Value> = owners
+            .iter()
+            .map(|o| json!({"uid": o, "kind": "ReplicaSet", "name": "rs", "apiVersion": "apps/v1"}))
+            .collect();
         json!({"metadata": {"uid": uid, "name": name, "namespace": "default", "ownerReferences": refs}})
     }
 
     #[test]
     fn orphans_are_dependents_without_any_living_owner() {
         let mut index = Index::default();
-        index.put("/registry/apps/replicasets/default/rs", &obj("rs1", "rs", &[]));
+        index.put(
+            "/registry/apps/replicasets/default/rs",
+            &obj("rs1", "rs", &[]),
+        );
         index.put("/registry/core/pods/default/a", &obj("p1", "a", &["rs1"]));
-        index.put("/registry/core/pods/default/b", &obj("p2", "b", &["rs1", "other"]));
-        index.put("/registry/apps/replicasets/default/other", &obj("other", "other", &[]));
-        let (uid, _) = index.remove("/registry/apps/replicasets/default/rs").unwrap();
+        index.put(
+            "/registry/core/pods/default/b",
+            &obj("p2", "b", &["rs1", "other"]),
+        );
+        index.put(
+            "/registry/apps/replicasets/default/other",
+            &obj("other", "other", &[]),
+        );
+        let (uid, _) = index
+            .remove("/registry/apps/replicasets/default/rs")
+            .unwrap();
         let orphans: Vec<String> = index.orphans_of(&uid).into_iter().map(|e| e.name).collect();
         assert_eq!(orphans, vec!["a"]);
         assert_eq!(index.in_namespace["default"].len(), 3);
@@ -450,9 +609,24 @@ mod tests {
 
     #[test]
     fn keys_map_back_to_resources() {
-        assert_eq!(resource_of_key("/registry/core/pods/default/a").unwrap().kind, "Pod");
-        assert_eq!(resource_of_key("/registry/apps/deployments/x/y").unwrap().kind, "Deployment");
-        assert_eq!(resource_of_key("/registry/core/namespaces/default").unwrap().kind, "Namespace");
+        assert_eq!(
+            resource_of_key("/registry/core/pods/default/a")
+                .unwrap()
+                .kind,
+            "Pod"
+        );
+        assert_eq!(
+            resource_of_key("/registry/apps/deployments/x/y")
+                .unwrap()
+                .kind,
+            "Deployment"
+        );
+        assert_eq!(
+            resource_of_key("/registry/core/namespaces/default")
+                .unwrap()
+                .kind,
+            "Namespace"
+        );
         assert!(resource_of_key("/other").is_none());
     }
 }

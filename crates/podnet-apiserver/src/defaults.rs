@@ -174,7 +174,7 @@ fn default_zero(map: &mut Map<String, Value>, key: &str, value: Value) {
 
 /// Defaults a pointer field (only absence counts as unset).
 fn default_absent(map: &mut Map<String, Value>, key: &str, value: Value) {
-    if map.get(key).map_or(true, Value::is_null) {
+    if map.get(key).is_none_or(Value::is_null) {
         map.insert(key.to_string(), value);
     }
 }
@@ -460,7 +460,7 @@ fn cluster_ips_from_cluster_ip(spec: &mut Map<String, Value>) {
     let ips_empty = spec
         .get("clusterIPs")
         .and_then(Value::as_array)
-        .map_or(true, Vec::is_empty);
+        .is_none_or(Vec::is_empty);
     if !cluster_ip.is_empty() && ips_empty {
         spec.insert("clusterIPs".to_string(), json!([cluster_ip]));
     }
@@ -493,7 +493,7 @@ fn ip_families(spec: &mut Map<String, Value>) {
         && spec
             .get("selector")
             .and_then(Value::as_object)
-            .map_or(true, Map::is_empty);
+            .is_none_or(Map::is_empty);
     let policy = if headless_selectorless {
         "RequireDualStack"
     } else {
@@ -578,7 +578,7 @@ fn patch_allocated_values(spec: &mut Map<String, Value>, old: &Value) {
         let empty = spec
             .get("clusterIPs")
             .and_then(Value::as_array)
-            .map_or(true, Vec::is_empty);
+            .is_none_or(Vec::is_empty);
         if let Some(ips) = old
             .get("clusterIPs")
             .filter(|v| v.as_array().is_some_and(|l| !l.is_empty()))
@@ -653,7 +653,7 @@ fn normalize_cluster_ips(spec: &mut Map<String, Value>, old: &Value) {
     let new_ips_empty = spec
         .get("clusterIPs")
         .and_then(Value::as_array)
-        .map_or(true, Vec::is_empty);
+        .is_none_or(Vec::is_empty);
     if old_has_ips && new_ips_empty && same(spec, old, "clusterIP") {
         if let Some(ips) = old.get("clusterIPs") {
             spec.insert("clusterIPs".to_string(), ips.clone());
@@ -806,7 +806,7 @@ fn network_policy(obj: &mut Value) {
     let no_types = spec
         .get("policyTypes")
         .and_then(Value::as_array)
-        .map_or(true, Vec::is_empty);
+        .is_none_or(Vec::is_empty);
     if no_types {
         let has_egress = spec
             .get("egress")

@@ -123,7 +123,11 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
             list.push(json!({"name": "pods/binding", "singularName": "", "namespaced": true, "kind": "Binding", "verbs": ["create"]}));
         }
     }
-    let group_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
     Some(json!({
         "kind": "APIResourceList",
         "apiVersion": "v1",
@@ -134,12 +138,26 @@ pub fn resource_list(group: &str, version: &str) -> Option<Value> {
 
 /// `/`: the paths the server serves.
 pub fn root_paths() -> Value {
-    let mut paths = vec!["/api".to_string(), "/api/v1".to_string(), "/apis".to_string()];
+    let mut paths = vec![
+        "/api".to_string(),
+        "/api/v1".to_string(),
+        "/apis".to_string(),
+    ];
     for (g, v) in GROUP_VERSIONS.iter().filter(|(g, _)| !g.is_empty()) {
         paths.push(format!("/apis/{g}"));
         paths.push(format!("/apis/{g}/{v}"));
     }
-    paths.extend(["/healthz", "/livez", "/readyz", "/openapi/v2", "/openapi/v3", "/version"].map(String::from));
+    paths.extend(
+        [
+            "/healthz",
+            "/livez",
+            "/readyz",
+            "/openapi/v2",
+            "/openapi/v3",
+            "/version",
+        ]
+        .map(String::from),
+    );
     json!({"paths": paths})
 }
 
@@ -151,11 +169,21 @@ mod tests {
     fn core_resources_with_subresources() {
         let list = resource_list("", "v1").unwrap();
         assert_eq!(list["groupVersion"], "v1");
-        let names: Vec<&str> = list["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
         assert!(names.contains(&"pods"));
         assert!(names.contains(&"pods/status"));
         assert!(names.contains(&"services"));
-        let pods = list["resources"].as_array().unwrap().iter().find(|r| r["name"] == "pods").unwrap();
+        let pods = list["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "pods")
+            .unwrap();
         assert_eq!(pods["shortNames"], json!(["po"]));
         assert_eq!(pods["categories"], json!(["all"]));
     }
@@ -163,10 +191,28 @@ mod tests {
     #[test]
     fn groups_and_scale() {
         let groups = api_group_list();
-        let names: Vec<&str> = groups["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
-        assert_eq!(names, vec!["apps", "discovery.k8s.io", "networking.k8s.io", "coordination.k8s.io"]);
+        let names: Vec<&str> = groups["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "apps",
+                "discovery.k8s.io",
+                "networking.k8s.io",
+                "coordination.k8s.io"
+            ]
+        );
         let apps = resource_list("apps", "v1").unwrap();
-        let scale = apps["resources"].as_array().unwrap().iter().find(|r| r["name"] == "deployments/scale").unwrap();
+        let scale = apps["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == "deployments/scale")
+            .unwrap();
         assert_eq!(scale["kind"], "Scale");
         assert_eq!(scale["group"], "autoscaling");
         assert!(resource_list("apps", "v1beta1").is_none());

@@ -17,32 +17,46 @@ pub struct Filter {
 
 impl Filter {
     pub fn everything(res: &'static Resource) -> Filter {
-        Filter { res, labels: None, fields: None }
+        Filter {
+            res,
+            labels: None,
+            fields: None,
+        }
     }
 
     /// From the `labelSelector` and `fieldSelector` query parameters.
-    pub fn parse(res: &'static Resource, labels: Option<&str>, field_selector: Option<&str>) -> Result<Filter, ApiError> {
+    pub fn parse(
+        res: &'static Resource,
+        labels: Option<&str>,
+        field_selector: Option<&str>,
+    ) -> Result<Filter, ApiError> {
         let labels = match labels.filter(|s| !s.trim().is_empty()) {
-            Some(s) => Some(
-                LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?,
-            ),
+            Some(s) => {
+                Some(LabelSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?)
+            }
             None => None,
         };
         let field_sel = match field_selector.filter(|s| !s.trim().is_empty()) {
             Some(s) => {
-                let sel = FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
+                let sel =
+                    FieldSelector::parse(s).map_err(|e| ApiError::bad_request(e.to_string()))?;
                 fields::check_selector(res, &sel)?;
                 Some(sel)
             }
             None => None,
         };
-        Ok(Filter { res, labels, fields: field_sel })
+        Ok(Filter {
+            res,
+            labels,
+            fields: field_sel,
+        })
     }
 
     /// The single name a field selector pins, if it does (`metadata.name=x`).
     pub fn pinned_name(&self) -> Option<String> {
         let sel = self.fields.as_ref()?;
-        sel.requires_exact_match("metadata.name").map(str::to_string)
+        sel.requires_exact_match("metadata.name")
+            .map(str::to_string)
     }
 
     pub fn matches(&self, obj: &Value) -> bool {
@@ -61,6 +75,9 @@ impl Filter {
     }
 
     pub fn is_everything(&self) -> bool {
-        self.labels.as_ref().is_none_or(LabelSelector::is_everything) && self.fields.is_none()
+        self.labels
+            .as_ref()
+            .is_none_or(LabelSelector::is_everything)
+            && self.fields.is_none()
     }
 }

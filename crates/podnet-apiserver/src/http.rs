@@ -18,7 +18,9 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::filter::Filter;
 use crate::patch::PatchType;
-use crate::registry::{DeleteOptions, FieldValidation, ListOptions, ListPage, Part, Registry, WriteOptions, Written};
+use crate::registry::{
+    DeleteOptions, FieldValidation, ListOptions, ListPage, Part, Registry, WriteOptions, Written,
+};
 use crate::resources::{self, Resource};
 use crate::status::ApiError;
 use crate::table::{self, IncludeObject};
@@ -49,20 +51,34 @@ fn error_response(e: &ApiError) -> Response {
 
 /// A document built once (OpenAPI), with its hash as ETag when it has one.
 fn static_json(text: &'static str, etag: Option<&str>) -> Response {
-    let mut response = (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], text).into_response();
+    let mut response = (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        text,
+    )
+        .into_response();
     if let Some(tag) = etag.and_then(|t| header::HeaderValue::from_str(&format!("\"{t}\"")).ok()) {
         response.headers_mut().insert(header::ETAG, tag);
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("public, immutable"));
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("public, immutable"),
+        );
     }
     response
 }
 
 fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
-    let mut response = (code, [(header::CONTENT_TYPE, "application/json")], serde_json::to_vec(body).unwrap_or_default()).into_response();
+    let mut response = (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_vec(body).unwrap_or_default(),
+    )
+        .into_response();
     for warning in warnings {
-        let value = format!("299 - {}", serde_json::to_string(warning).unwrap_or_default());
+        let value = format!(
+            "299 - {}",
+            serde_json::to_string(warning).unwrap_or_default()
+        );
         if let Ok(v) = header::HeaderValue::from_str(&value) {
             response.headers_mut().append(header::WARNING, v);
         }
@@ -79,7 +95,10 @@ enum Output {
 }
 
 fn output(headers: &HeaderMap) -> Result<Output, ApiError> {
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if accept.trim().is_empty() {
         return Ok(Output::Json);
     }
@@ -90,7 +109,9 @@ fn output(headers: &HeaderMap) -> Result<Output, ApiError> {
         match base {
             "application/json" | "*/*" | "application/*" => {
                 if params.get("as") == Some(&"Table") {
-                    if params.get("g").is_none_or(|g| *g == "meta.k8s.io") && params.get("v").is_none_or(|v| *v == "v1") {
+                    if params.get("g").is_none_or(|g| *g == "meta.k8s.io")
+                        && params.get("v").is_none_or(|v| *v == "v1")
+                    {
                         return Ok(Output::Table);
                     }
                     continue;
@@ -108,14 +129,28 @@ fn output(headers: &HeaderMap) -> Result<Output, ApiError> {
     Err(ApiError::new(406, "NotAcceptable", format!("only the following media types are accepted: application/json, application/yaml, application/json;as=Table;v=v1;g=meta.k8s.io (asked for {accept})")))
 }
 
-fn object_response(code: StatusCode, obj: &Value, format: Output, res: &Resource, query: &Query, warnings: &[String]) -> Response {
+fn object_response(
+    code: StatusCode,
+    obj: &Value,
+    format: Output,
+    res: &Resource,
+    query: &Query,
+    warnings: &[String],
+) -> Response {
     match format {
         Output::Json => json_response(code, obj, warnings),
         Output::Yaml => match serde_yaml::to_string(obj) {
             Ok(yaml) => (code, [(header::CONTENT_TYPE, "application/yaml")], yaml).into_response(),
             Err(e) => error_response(&ApiError::internal(e.to_string())),
         },
-        Output::Table => match query.include_object().and_then(|include| table::to_table(res, std::slice::from_ref(obj), include, jiff::Timestamp::now())) {
+        Output::Table => match query.include_object().and_then(|include| {
+            table::to_table(
+                res,
+                std::slice::from_ref(obj),
+                include,
+                jiff::Timestamp::now(),
+            )
+        }) {
             Ok(mut table) => {
                 table["metadata"] = json!({"resourceVersion": obj["metadata"]["resourceVersion"]});
                 json_response(code, &table, warnings)
@@ -150,7 +185,10 @@ impl Query {
     fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.get(key) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| ApiError::bad_request(format!("{key}: invalid integer {v:?}"))),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::bad_request(format!("{key}: invalid integer {v:?}"))),
         }
     }
 
@@ -162,7 +200,11 @@ impl Query {
         let dry_run = match self.get("dryRun") {
             None | Some("") => false,
             Some("All") => true,
-            Some(other) => return Err(ApiError::bad_request(format!("dryRun: unsupported value {other:?}, supported: All"))),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "dryRun: unsupported value {other:?}, supported: All"
+                )))
+            }
         };
         Ok(WriteOptions {
             dry_run,
@@ -184,7 +226,11 @@ struct ResourcePath {
     legacy_watch: bool,
 }
 
-fn parse_resource_path(group: &str, version: &str, rest: &[&str]) -> Result<ResourcePath, ApiError> {
+fn parse_resource_path(
+    group: &str,
+    version: &str,
+    rest: &[&str],
+) -> Result<ResourcePath, ApiError> {
     let (legacy_watch, rest) = match rest.first() {
         Some(&"watch") => (true, &rest[1..]),
         _ => (false, rest),
@@ -229,7 +275,8 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     let mut collected = Vec::new();
     let mut seen = 0usize;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
         seen += chunk.len();
         if seen > DRAIN_LIMIT {
             break;
@@ -244,7 +291,13 @@ async fn read_body(body: Body) -> Result<Bytes, ApiError> {
     Ok(Bytes::from(collected))
 }
 
-async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+async fn handle(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let body = match read_body(body).await {
         Ok(body) => body,
         Err(e) => return error_response(&e),
@@ -255,31 +308,54 @@ async fn handle(State(state): State<Arc<AppState>>, method: Method, uri: Uri, he
     }
 }
 
-async fn route(state: &Arc<AppState>, method: &Method, uri: &Uri, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn route(
+    state: &Arc<AppState>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let path = uri.path().trim_end_matches('/');
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let query = Query::parse(uri);
     let get_only = |value: Value| -> Result<Response, ApiError> {
         if *method != Method::GET {
-            return Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({method})")));
+            return Err(ApiError::method_not_allowed(format!(
+                "the server does not allow this method on the requested resource ({method})"
+            )));
         }
         Ok(json_response(StatusCode::OK, &value, &[]))
     };
     match segments.as_slice() {
         [] => get_only(discovery::root_paths()),
-        ["healthz" | "livez" | "readyz", ..] => Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response()),
+        ["healthz" | "livez" | "readyz", ..] => {
+            Ok((StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], "ok").into_response())
+        }
         ["version"] => get_only(discovery::version()),
         ["api"] => get_only(discovery::api_versions(&state.server_address)),
         ["apis"] => get_only(discovery::api_group_list()),
-        ["api", version] => get_only(discovery::resource_list("", version).ok_or_else(ApiError::not_found_path)?),
-        ["apis", group] => get_only(discovery::api_group(group).ok_or_else(ApiError::not_found_path)?),
-        ["apis", group, version] => get_only(discovery::resource_list(group, version).ok_or_else(ApiError::not_found_path)?),
+        ["api", version] => {
+            get_only(discovery::resource_list("", version).ok_or_else(ApiError::not_found_path)?)
+        }
+        ["apis", group] => {
+            get_only(discovery::api_group(group).ok_or_else(ApiError::not_found_path)?)
+        }
+        ["apis", group, version] => {
+            get_only(discovery::resource_list(group, version).ok_or_else(ApiError::not_found_path)?)
+        }
         ["openapi", "v2"] => {
             // kubectl asks for the protobuf form only; answering with JSON
             // would make it fail to decode, a 406 makes it go on without.
-            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let accept = headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if accept.contains("protobuf") && !accept.contains("json") {
-                return Err(ApiError::new(406, "NotAcceptable", "only application/json is served for /openapi/v2"));
+                return Err(ApiError::new(
+                    406,
+                    "NotAcceptable",
+                    "only application/json is served for /openapi/v2",
+                ));
             }
             Ok(static_json(openapi::v2_json(), None))
         }
@@ -317,18 +393,24 @@ fn content_type(headers: &HeaderMap) -> String {
 fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
     let ct = content_type(headers);
     match ct.as_str() {
-        "application/json" | "" => serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))),
+        "application/json" | "" => serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        }),
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
-            let value: Value = serde_yaml::from_slice(body)
-                .map_err(|e| ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}")))?;
+            let value: Value = serde_yaml::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("couldn't get version/kind; yaml parse error: {e}"))
+            })?;
             Ok(value)
         }
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
 
-fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<DeleteOptions, ApiError> {
+fn delete_options(
+    query: &Query,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<DeleteOptions, ApiError> {
     let mut options = DeleteOptions {
         grace_period_seconds: query.int("gracePeriodSeconds")?,
         propagation: query.get("propagationPolicy").map(str::to_string),
@@ -346,7 +428,9 @@ fn delete_options(query: &Query, headers: &HeaderMap, body: &[u8]) -> Result<Del
         if let Some(p) = value.get("propagationPolicy").and_then(Value::as_str) {
             options.propagation = Some(p.to_string());
         }
-        if value.get("orphanDependents").and_then(Value::as_bool) == Some(true) && options.propagation.is_none() {
+        if value.get("orphanDependents").and_then(Value::as_bool) == Some(true)
+            && options.propagation.is_none()
+        {
             options.propagation = Some("Orphan".into());
         }
         if let Some(uid) = value["preconditions"]["uid"].as_str() {
@@ -379,18 +463,32 @@ fn list_value(res: &Resource, page: ListPage) -> Value {
 }
 
 fn written_response(written: Written, format: Output, res: &Resource, query: &Query) -> Response {
-    let code = if written.created { StatusCode::CREATED } else { StatusCode::OK };
+    let code = if written.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     object_response(code, &written.object, format, res, query, &written.warnings)
 }
 
-async fn resource_request(state: &Arc<AppState>, method: &Method, headers: &HeaderMap, query: &Query, path: ResourcePath, body: Bytes) -> Result<Response, ApiError> {
+async fn resource_request(
+    state: &Arc<AppState>,
+    method: &Method,
+    headers: &HeaderMap,
+    query: &Query,
+    path: ResourcePath,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let registry = &state.registry;
     let res = path.res;
     let ns = path.namespace.as_deref();
-    if res.namespaced && ns.is_none() && !matches!(*method, Method::GET) {
-        if !(*method == Method::POST && path.name.is_none()) {
-            return Err(ApiError::not_found_path());
-        }
+    // Across namespaces only reads make sense (a create names its namespace in the body then).
+    if res.namespaced
+        && ns.is_none()
+        && !matches!(*method, Method::GET)
+        && !(*method == Method::POST && path.name.is_none())
+    {
+        return Err(ApiError::not_found_path());
     }
     if !res.namespaced && path.namespace.is_some() {
         return Err(ApiError::not_found_path());
@@ -403,12 +501,18 @@ async fn resource_request(state: &Arc<AppState>, method: &Method, headers: &Head
         Some("binding") if res.group.is_empty() && res.kind == "Pod" => Part::Main,
         Some(_) => return Err(ApiError::not_found_path()),
     };
-    let watch_requested = path.legacy_watch || query.flag("watch") && query.get("watch") != Some("false");
+    let watch_requested =
+        path.legacy_watch || query.flag("watch") && query.get("watch") != Some("false");
     match (method.clone(), path.name.as_deref(), path.sub.as_deref()) {
-        (Method::GET, None, None) if watch_requested => watch_response(state, res, ns, None, query, format).await,
-        (Method::GET, Some(name), None) if watch_requested => watch_response(state, res, ns, Some(name), query, format).await,
+        (Method::GET, None, None) if watch_requested => {
+            watch_response(state, res, ns, None, query, format).await
+        }
+        (Method::GET, Some(name), None) if watch_requested => {
+            watch_response(state, res, ns, Some(name), query, format).await
+        }
         (Method::GET, None, None) => {
-            let filter = Filter::parse(res, query.get("labelSelector"), query.get("fieldSelector"))?;
+            let filter =
+                Filter::parse(res, query.get("labelSelector"), query.get("fieldSelector"))?;
             let options = ListOptions {
                 limit: query.int("limit")?.filter(|l| *l > 0).map(|l| l as usize),
                 continue_token: query.get("continue").map(str::to_string),
@@ -418,19 +522,38 @@ async fn resource_request(state: &Arc<AppState>, method: &Method, headers: &Head
             let page = registry.list(res, ns, &filter, &options).await?;
             match format {
                 Output::Table => {
-                    let mut table = table::to_table(res, &page.items, query.include_object()?, jiff::Timestamp::now())?;
+                    let mut table = table::to_table(
+                        res,
+                        &page.items,
+                        query.include_object()?,
+                        jiff::Timestamp::now(),
+                    )?;
                     table["metadata"] = json!({"resourceVersion": page.revision.to_string()});
                     if let Some(token) = &page.continue_token {
                         table["metadata"]["continue"] = json!(token);
                     }
                     Ok(json_response(StatusCode::OK, &table, &[]))
                 }
-                other => Ok(object_response(StatusCode::OK, &list_value(res, page), other, res, query, &[])),
+                other => Ok(object_response(
+                    StatusCode::OK,
+                    &list_value(res, page),
+                    other,
+                    res,
+                    query,
+                    &[],
+                )),
             }
         }
         (Method::GET, Some(name), None) | (Method::GET, Some(name), Some("status")) => {
             let obj = registry.get(res, ns, name).await?;
-            Ok(object_response(StatusCode::OK, &obj, format, res, query, &[]))
+            Ok(object_response(
+                StatusCode::OK,
+                &obj,
+                format,
+                res,
+                query,
+                &[],
+            ))
         }
         (Method::GET, Some(name), Some("scale")) => {
             let scale = registry.get_scale(res, ns, name).await?;
@@ -438,55 +561,112 @@ async fn resource_request(state: &Arc<AppState>, method: &Method, headers: &Head
         }
         (Method::POST, None, None) => {
             let value = parse_body(headers, &body)?;
-            let written = registry.create(res, ns, &value, &query.write_options()?).await?;
+            let written = registry
+                .create(res, ns, &value, &query.write_options()?)
+                .await?;
             Ok(written_response(written, format, res, query))
         }
         (Method::POST, Some(name), Some("binding")) => {
             let value = parse_body(headers, &body)?;
-            let node = value["target"]["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| {
-                ApiError::invalid("", "Binding", name, &[crate::status::FieldError::required("target.name", "")])
-            })?;
+            let node = value["target"]["name"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| {
+                    ApiError::invalid(
+                        "",
+                        "Binding",
+                        name,
+                        &[crate::status::FieldError::required("target.name", "")],
+                    )
+                })?;
             registry.bind(res, ns, name, node).await?;
-            Ok(json_response(StatusCode::CREATED, &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}), &[]))
+            Ok(json_response(
+                StatusCode::CREATED,
+                &json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+                &[],
+            ))
         }
         (Method::PUT, Some(name), Some("scale")) => {
             let value = parse_body(headers, &body)?;
-            let scale = registry.update_scale(res, ns, name, |_| Ok(value.clone()), &query.write_options()?).await?;
+            let scale = registry
+                .update_scale(
+                    res,
+                    ns,
+                    name,
+                    |_| Ok(value.clone()),
+                    &query.write_options()?,
+                )
+                .await?;
             Ok(json_response(StatusCode::OK, &scale, &[]))
         }
         (Method::PATCH, Some(name), Some("scale")) => {
             let patch_type = patch_type(headers)?;
             let scale = registry
-                .update_scale(res, ns, name, |current| {
-                    let scale_res = ScaleResource::get();
-                    crate::patch::apply_patch(scale_res, current, patch_type, &body).map_err(|e| e.to_api_error(scale_res, name))
-                }, &query.write_options()?)
+                .update_scale(
+                    res,
+                    ns,
+                    name,
+                    |current| {
+                        let scale_res = ScaleResource::get();
+                        crate::patch::apply_patch(scale_res, current, patch_type, &body)
+                            .map_err(|e| e.to_api_error(scale_res, name))
+                    },
+                    &query.write_options()?,
+                )
                 .await?;
             Ok(json_response(StatusCode::OK, &scale, &[]))
         }
         (Method::PUT, Some(name), _) => {
             let value = parse_body(headers, &body)?;
-            let written = registry.update(res, ns, name, &value, part, &query.write_options()?).await?;
+            let written = registry
+                .update(res, ns, name, &value, part, &query.write_options()?)
+                .await?;
             Ok(written_response(written, format, res, query))
         }
         (Method::PATCH, Some(name), _) => {
             let patch_type = patch_type(headers)?;
-            let written = registry.patch(res, ns, name, patch_type, &body, part, &query.write_options()?).await?;
+            let written = registry
+                .patch(
+                    res,
+                    ns,
+                    name,
+                    patch_type,
+                    &body,
+                    part,
+                    &query.write_options()?,
+                )
+                .await?;
             Ok(written_response(written, format, res, query))
         }
         (Method::DELETE, Some(name), None) => {
             let options = delete_options(query, headers, &body)?;
             let deleted = registry.delete(res, ns, name, &options).await?;
-            let code = if deleted.pending { StatusCode::ACCEPTED } else { StatusCode::OK };
-            Ok(object_response(code, &deleted.object, format, res, query, &[]))
+            let code = if deleted.pending {
+                StatusCode::ACCEPTED
+            } else {
+                StatusCode::OK
+            };
+            Ok(object_response(
+                code,
+                &deleted.object,
+                format,
+                res,
+                query,
+                &[],
+            ))
         }
         (Method::DELETE, None, None) => {
-            let filter = Filter::parse(res, query.get("labelSelector"), query.get("fieldSelector"))?;
+            let filter =
+                Filter::parse(res, query.get("labelSelector"), query.get("fieldSelector"))?;
             let options = delete_options(query, headers, &body)?;
-            let page = registry.delete_collection(res, ns, &filter, &options).await?;
+            let page = registry
+                .delete_collection(res, ns, &filter, &options)
+                .await?;
             Ok(json_response(StatusCode::OK, &list_value(res, page), &[]))
         }
-        _ => Err(ApiError::method_not_allowed(format!("the server does not allow this method on the requested resource ({method})"))),
+        _ => Err(ApiError::method_not_allowed(format!(
+            "the server does not allow this method on the requested resource ({method})"
+        ))),
     }
 }
 
@@ -521,7 +701,14 @@ fn default_watch_timeout() -> Duration {
     Duration::from_secs(rand::rng().random_range(1800..3600))
 }
 
-async fn watch_response(state: &Arc<AppState>, res: &'static Resource, ns: Option<&str>, name: Option<&str>, query: &Query, format: Output) -> Result<Response, ApiError> {
+async fn watch_response(
+    state: &Arc<AppState>,
+    res: &'static Resource,
+    ns: Option<&str>,
+    name: Option<&str>,
+    query: &Query,
+    format: Output,
+) -> Result<Response, ApiError> {
     let mut field_selector = query.get("fieldSelector").unwrap_or("").to_string();
     if let Some(name) = name {
         if !field_selector.is_empty() {
@@ -539,8 +726,10 @@ async fn watch_response(state: &Arc<AppState>, res: &'static Resource, ns: Optio
         namespace: ns.map(str::to_string),
         filter,
         resource_version: query.get("resourceVersion").map(str::to_string),
-        send_initial_events: query.flag("sendInitialEvents") && query.get("sendInitialEvents") != Some("false"),
-        bookmarks: query.flag("allowWatchBookmarks") && query.get("allowWatchBookmarks") != Some("false"),
+        send_initial_events: query.flag("sendInitialEvents")
+            && query.get("sendInitialEvents") != Some("false"),
+        bookmarks: query.flag("allowWatchBookmarks")
+            && query.get("allowWatchBookmarks") != Some("false"),
         timeout,
     };
     let events = watch::start(state.registry.clone(), request).await?;
@@ -548,10 +737,19 @@ async fn watch_response(state: &Arc<AppState>, res: &'static Resource, ns: Optio
     let mut first_table = true;
     let stream = ReceiverStream::new(events).map(move |event| {
         let value = match (&event, format) {
-            (WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o), Output::Table) => {
-                match table::to_table(res, std::slice::from_ref(o), include, jiff::Timestamp::now()) {
+            (
+                WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o),
+                Output::Table,
+            ) => {
+                match table::to_table(
+                    res,
+                    std::slice::from_ref(o),
+                    include,
+                    jiff::Timestamp::now(),
+                ) {
                     Ok(mut table) => {
-                        table["metadata"] = json!({"resourceVersion": o["metadata"]["resourceVersion"]});
+                        table["metadata"] =
+                            json!({"resourceVersion": o["metadata"]["resourceVersion"]});
                         // Kubernetes sends the column definitions with the first event only.
                         if !first_table {
                             table["columnDefinitions"] = json!([]);
@@ -569,12 +767,12 @@ async fn watch_response(state: &Arc<AppState>, res: &'static Resource, ns: Optio
         Ok::<_, std::convert::Infallible>(Bytes::from(line))
     });
     let content_type = "application/json";
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, content_type)
         .header(header::CACHE_CONTROL, "no-cache, private")
         .body(Body::from_stream(stream))
-        .map_err(|e| ApiError::internal(e.to_string()))?)
+        .map_err(|e| ApiError::internal(e.to_string()))
 }
 
 #[cfg(test)]
@@ -583,7 +781,12 @@ mod tests {
 
     #[test]
     fn paths_split_into_resource_namespace_name_and_subresource() {
-        let p = parse_resource_path("", "v1", &["namespaces", "default", "pods", "web", "status"]).unwrap();
+        let p = parse_resource_path(
+            "",
+            "v1",
+            &["namespaces", "default", "pods", "web", "status"],
+        )
+        .unwrap();
         assert_eq!(p.res.plural, "pods");
         assert_eq!(p.namespace.as_deref(), Some("default"));
         assert_eq!(p.name.as_deref(), Some("web"));
@@ -591,7 +794,8 @@ mod tests {
         let ns = parse_resource_path("", "v1", &["namespaces", "default"]).unwrap();
         assert_eq!(ns.res.plural, "namespaces");
         assert_eq!(ns.name.as_deref(), Some("default"));
-        let ns_status = parse_resource_path("", "v1", &["namespaces", "default", "status"]).unwrap();
+        let ns_status =
+            parse_resource_path("", "v1", &["namespaces", "default", "status"]).unwrap();
         assert_eq!(ns_status.res.plural, "namespaces");
         assert_eq!(ns_status.sub.as_deref(), Some("status"));
         let all = parse_resource_path("apps", "v1", &["deployments"]).unwrap();
@@ -608,11 +812,19 @@ mod tests {
         assert_eq!(output(&h).unwrap(), Output::Table);
         h.insert(header::ACCEPT, "application/json, */*".parse().unwrap());
         assert_eq!(output(&h).unwrap(), Output::Json);
-        h.insert(header::ACCEPT, "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json".parse().unwrap());
+        h.insert(
+            header::ACCEPT,
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+                .parse()
+                .unwrap(),
+        );
         assert_eq!(output(&h).unwrap(), Output::Json);
         h.insert(header::ACCEPT, "application/yaml".parse().unwrap());
         assert_eq!(output(&h).unwrap(), Output::Yaml);
-        h.insert(header::ACCEPT, "application/vnd.kubernetes.protobuf".parse().unwrap());
+        h.insert(
+            header::ACCEPT,
+            "application/vnd.kubernetes.protobuf".parse().unwrap(),
+        );
         assert_eq!(output(&h).unwrap_err().code, 406);
     }
 }

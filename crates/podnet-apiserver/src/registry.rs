@@ -63,7 +63,10 @@ pub struct WriteOptions {
 impl WriteOptions {
     /// The options of the server's own writes (bootstrap objects, bindings).
     pub fn internal() -> WriteOptions {
-        WriteOptions { internal: true, ..Default::default() }
+        WriteOptions {
+            internal: true,
+            ..Default::default()
+        }
     }
 }
 
@@ -167,7 +170,11 @@ fn generated_name(prefix: &str) -> String {
         .collect();
     // Kubernetes cuts the prefix so the result stays within 63 characters.
     let max_prefix = 58;
-    let prefix = if prefix.len() > max_prefix { &prefix[..max_prefix] } else { prefix };
+    let prefix = if prefix.len() > max_prefix {
+        &prefix[..max_prefix]
+    } else {
+        prefix
+    };
     format!("{prefix}{suffix}")
 }
 
@@ -179,14 +186,24 @@ struct ContinueToken {
 
 fn encode_continue(rv: i64, key: &str) -> String {
     use base64::Engine;
-    let json = serde_json::to_vec(&ContinueToken { rv, start: key.to_string() }).expect("token encodes");
+    let json = serde_json::to_vec(&ContinueToken {
+        rv,
+        start: key.to_string(),
+    })
+    .expect("token encodes");
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
 }
 
 fn decode_continue(token: &str, prefix: &str) -> Result<ContinueToken, ApiError> {
     use base64::Engine;
-    let bad = || ApiError::bad_request("continue key is not valid: the token was not issued by this server for this list");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad())?;
+    let bad = || {
+        ApiError::bad_request(
+            "continue key is not valid: the token was not issued by this server for this list",
+        )
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token.trim_end_matches('='))
+        .map_err(|_| bad())?;
     let token: ContinueToken = serde_json::from_slice(&bytes).map_err(|_| bad())?;
     if !token.start.starts_with(prefix) {
         return Err(bad());
@@ -200,7 +217,9 @@ fn initial_status(res: &Resource, obj: &mut Value) {
     match (res.group, res.kind) {
         ("", "Pod") => obj["status"] = json!({"phase": "Pending", "qosClass": qos_class(obj)}),
         ("", "Namespace") => obj["status"] = json!({"phase": "Active"}),
-        ("", "Service") | ("networking.k8s.io", "Ingress") => obj["status"] = json!({"loadBalancer": {}}),
+        ("", "Service") | ("networking.k8s.io", "Ingress") => {
+            obj["status"] = json!({"loadBalancer": {}})
+        }
         ("", "Node") => {}
         _ if res.status => {
             if let Some(m) = obj.as_object_mut() {
@@ -220,7 +239,9 @@ fn qos_class(pod: &Value) -> &'static str {
         .collect();
     let resources = |c: &Value, kind: &str, name: &str| c["resources"][kind].get(name).is_some();
     let any = containers.iter().any(|c| {
-        ["requests", "limits"].iter().any(|k| c["resources"][k].as_object().is_some_and(|m| !m.is_empty()))
+        ["requests", "limits"]
+            .iter()
+            .any(|k| c["resources"][k].as_object().is_some_and(|m| !m.is_empty()))
     });
     if !any {
         return "BestEffort";
@@ -228,7 +249,8 @@ fn qos_class(pod: &Value) -> &'static str {
     let guaranteed = containers.iter().all(|c| {
         ["cpu", "memory"].iter().all(|r| {
             resources(c, "limits", r)
-                && (!resources(c, "requests", r) || c["resources"]["requests"][r] == c["resources"]["limits"][r])
+                && (!resources(c, "requests", r)
+                    || c["resources"]["requests"][r] == c["resources"]["limits"][r])
         })
     });
     if guaranteed {
@@ -265,7 +287,12 @@ impl Registry {
         res.key(namespace, name)
     }
 
-    pub async fn get(&self, res: &'static Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    pub async fn get(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
         let kv = self
             .store
             .get(&Self::key(res, namespace, name))
@@ -275,7 +302,12 @@ impl Registry {
         object::decode(&kv)
     }
 
-    async fn get_optional(&self, res: &'static Resource, namespace: Option<&str>, name: &str) -> Result<Option<Value>, ApiError> {
+    async fn get_optional(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, ApiError> {
         match self.get(res, namespace, name).await {
             Ok(obj) => Ok(Some(obj)),
             Err(e) if e.code == 404 => Ok(None),
@@ -292,7 +324,10 @@ impl Registry {
     }
 
     pub async fn current_revision(&self) -> Result<i64, ApiError> {
-        self.store.current_revision().await.map_err(|e| ApiError::internal(e.to_string()))
+        self.store
+            .current_revision()
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))
     }
 
     pub async fn list(
@@ -328,7 +363,11 @@ impl Registry {
                         items.push(obj);
                     }
                 }
-                return Ok(ListPage { items, revision: listed.revision, continue_token: None });
+                return Ok(ListPage {
+                    items,
+                    revision: listed.revision,
+                    continue_token: None,
+                });
             }
         }
         let limit = options.limit.filter(|l| *l > 0);
@@ -361,10 +400,18 @@ impl Registry {
                 } else {
                     None
                 };
-                return Ok(ListPage { items, revision: rev, continue_token: token });
+                return Ok(ListPage {
+                    items,
+                    revision: rev,
+                    continue_token: token,
+                });
             }
             if !page.more || page.kvs.is_empty() {
-                return Ok(ListPage { items, revision: rev, continue_token: None });
+                return Ok(ListPage {
+                    items,
+                    revision: rev,
+                    continue_token: None,
+                });
             }
             start_after = last_key;
         }
@@ -381,7 +428,11 @@ impl Registry {
 
     /// The revision a list without a continue token reads at (None = now).
     async fn list_revision(&self, options: &ListOptions) -> Result<Option<i64>, ApiError> {
-        let Some(rv) = options.resource_version.as_deref().filter(|rv| !rv.is_empty() && *rv != "0") else {
+        let Some(rv) = options
+            .resource_version
+            .as_deref()
+            .filter(|rv| !rv.is_empty() && *rv != "0")
+        else {
             return Ok(None);
         };
         let requested: i64 = rv
@@ -401,7 +452,12 @@ impl Registry {
     }
 
     /// Parses, normalizes and checks the kind of a body.
-    fn decode_body(&self, res: &'static Resource, body: &Value, validation: FieldValidation) -> Result<(Value, Vec<String>), ApiError> {
+    fn decode_body(
+        &self,
+        res: &'static Resource,
+        body: &Value,
+        validation: FieldValidation,
+    ) -> Result<(Value, Vec<String>), ApiError> {
         let api_version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
         if kind.is_empty() && api_version.is_empty() {
@@ -427,10 +483,17 @@ impl Registry {
                         .map(|f| format!("unknown field \"{f}\""))
                         .collect::<Vec<_>>()
                         .join(", ");
-                    return Err(ApiError::bad_request(format!("strict decoding error: {list}")));
+                    return Err(ApiError::bad_request(format!(
+                        "strict decoding error: {list}"
+                    )));
                 }
                 FieldValidation::Warn => {
-                    warnings.extend(normalized.unknown_fields.iter().map(|f| format!("unknown field \"{f}\"")));
+                    warnings.extend(
+                        normalized
+                            .unknown_fields
+                            .iter()
+                            .map(|f| format!("unknown field \"{f}\"")),
+                    );
                 }
                 FieldValidation::Ignore => {}
             }
@@ -438,11 +501,17 @@ impl Registry {
         Ok((normalized.object, warnings))
     }
 
-    async fn check_namespace_open(&self, res: &'static Resource, namespace: Option<&str>) -> Result<(), ApiError> {
+    async fn check_namespace_open(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+    ) -> Result<(), ApiError> {
         if !res.namespaced {
             return Ok(());
         }
-        let ns = namespace.ok_or_else(|| ApiError::bad_request("a namespace is required for namespaced objects"))?;
+        let ns = namespace.ok_or_else(|| {
+            ApiError::bad_request("a namespace is required for namespaced objects")
+        })?;
         let namespaces = resources::find("", "v1", "namespaces").expect("namespaces are served");
         let obj = self
             .get_optional(namespaces, None, ns)
@@ -454,7 +523,9 @@ impl Registry {
                 "Forbidden",
                 format!("{} \"{}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated", res.plural, ""),
             );
-            e.details = Some(json!({"causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}));
+            e.details = Some(
+                json!({"causes": [{"reason": "NamespaceTerminating", "message": format!("namespace {ns} is being terminated"), "field": "metadata.namespace"}]}),
+            );
             return Err(e);
         }
         Ok(())
@@ -474,10 +545,17 @@ impl Registry {
         self.create_prepared(res, obj, warnings, options).await
     }
 
-    fn prepare_create(&self, res: &'static Resource, namespace: Option<&str>, obj: &mut Value) -> Result<(), ApiError> {
+    fn prepare_create(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+        obj: &mut Value,
+    ) -> Result<(), ApiError> {
         let meta = meta_mut(obj);
         if res.namespaced {
-            let ns = namespace.ok_or_else(|| ApiError::bad_request("a namespace is required for namespaced objects"))?;
+            let ns = namespace.ok_or_else(|| {
+                ApiError::bad_request("a namespace is required for namespaced objects")
+            })?;
             match meta.get("namespace").and_then(Value::as_str) {
                 Some(given) if !given.is_empty() && given != ns => {
                     return Err(ApiError::bad_request(
@@ -491,9 +569,16 @@ impl Registry {
         } else {
             meta.remove("namespace");
         }
-        let has_name = meta.get("name").and_then(Value::as_str).is_some_and(|n| !n.is_empty());
+        let has_name = meta
+            .get("name")
+            .and_then(Value::as_str)
+            .is_some_and(|n| !n.is_empty());
         if !has_name {
-            match meta.get("generateName").and_then(Value::as_str).filter(|g| !g.is_empty()) {
+            match meta
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|g| !g.is_empty())
+            {
                 Some(prefix) => {
                     let name = generated_name(prefix);
                     meta.insert("name".into(), json!(name));
@@ -503,7 +588,10 @@ impl Registry {
                         res.group,
                         res.kind,
                         "",
-                        &[FieldError::required("metadata.name", "name or generateName is required")],
+                        &[FieldError::required(
+                            "metadata.name",
+                            "name or generateName is required",
+                        )],
                     ))
                 }
             }
@@ -541,20 +629,33 @@ impl Registry {
         // Validation sees the allocated addresses and ports, as in Kubernetes;
         // a refused object gives them back.
         let taken = self.allocate(res, &mut obj, None)?;
-        let errors = if options.internal { Vec::new() } else { validation::validate_create(res, &obj) };
+        let errors = if options.internal {
+            Vec::new()
+        } else {
+            validation::validate_create(res, &obj)
+        };
         if !errors.is_empty() {
             self.release(&taken);
             return Err(ApiError::invalid(res.group, res.kind, &name, &errors));
         }
         if options.dry_run {
             self.release(&taken);
-            return Ok(Written { object: obj, warnings, created: true });
+            return Ok(Written {
+                object: obj,
+                warnings,
+                created: true,
+            });
         }
         let key = Self::key(res, object::namespace(&obj), &name);
         match self.store.create(&key, object::encode(&obj)).await {
             Ok(kv) => {
-                meta_mut(&mut obj).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-                Ok(Written { object: obj, warnings, created: true })
+                meta_mut(&mut obj)
+                    .insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+                Ok(Written {
+                    object: obj,
+                    warnings,
+                    created: true,
+                })
             }
             Err(e) => {
                 self.release(&taken);
@@ -564,7 +665,12 @@ impl Registry {
     }
 
     /// Takes what a Service needs; the returned claims are what to give back if the write fails.
-    fn allocate(&self, res: &Resource, obj: &mut Value, old: Option<&Value>) -> Result<Option<(Claims, Claims)>, ApiError> {
+    fn allocate(
+        &self,
+        res: &Resource,
+        obj: &mut Value,
+        old: Option<&Value>,
+    ) -> Result<Option<(Claims, Claims)>, ApiError> {
         if !(res.group.is_empty() && res.kind == "Service") {
             return Ok(None);
         }
@@ -594,7 +700,10 @@ impl Registry {
     /// After a committed write: gives back what the old object held and the new one does not.
     fn commit_release(&self, taken: &Option<(Claims, Claims)>) {
         if let Some((_, released)) = taken {
-            self.services.lock().expect("allocator lock").release(released);
+            self.services
+                .lock()
+                .expect("allocator lock")
+                .release(released);
         }
     }
 
@@ -625,11 +734,20 @@ impl Registry {
             }
         }
         let precondition = object::resource_version(&obj).map(str::to_string);
-        self.write_loop(res, namespace, name, options, warnings, precondition, |current| Ok(merge_update(res, part, current, obj.clone())))
-            .await
+        self.write_loop(
+            res,
+            namespace,
+            name,
+            options,
+            warnings,
+            precondition,
+            |current| Ok(merge_update(res, part, current, obj.clone())),
+        )
+        .await
     }
 
     /// PATCH of the object or its status.
+    #[allow(clippy::too_many_arguments)]
     pub async fn patch(
         &self,
         res: &'static Resource,
@@ -640,14 +758,17 @@ impl Registry {
         part: Part,
         options: &WriteOptions,
     ) -> Result<Written, ApiError> {
-        if patch_type == PatchType::Apply {
-            if part == Part::Main && self.get_optional(res, namespace, name).await?.is_none() {
-                return self.apply_create(res, namespace, name, body, options).await;
-            }
+        if patch_type == PatchType::Apply
+            && part == Part::Main
+            && self.get_optional(res, namespace, name).await?.is_none()
+        {
+            return self.apply_create(res, namespace, name, body, options).await;
         }
         let manager = options.field_manager.clone().unwrap_or_default();
         if patch_type == PatchType::Apply && manager.is_empty() {
-            return Err(ApiError::bad_request("PATCH requests of type apply must have a fieldManager"));
+            return Err(ApiError::bad_request(
+                "PATCH requests of type apply must have a fieldManager",
+            ));
         }
         let force = options.force;
         self.write_loop(res, namespace, name, options, Vec::new(), None, |current| {
@@ -673,12 +794,21 @@ impl Registry {
         .await
     }
 
-    async fn apply_create(&self, res: &'static Resource, namespace: Option<&str>, name: &str, body: &[u8], options: &WriteOptions) -> Result<Written, ApiError> {
+    async fn apply_create(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+        body: &[u8],
+        options: &WriteOptions,
+    ) -> Result<Written, ApiError> {
         let manager = options
             .field_manager
             .clone()
             .filter(|m| !m.is_empty())
-            .ok_or_else(|| ApiError::bad_request("PATCH requests of type apply must have a fieldManager"))?;
+            .ok_or_else(|| {
+                ApiError::bad_request("PATCH requests of type apply must have a fieldManager")
+            })?;
         let applied = parse_apply_body(body)?;
         if object::name(&applied) != name {
             return Err(ApiError::bad_request(format!(
@@ -686,7 +816,8 @@ impl Registry {
                 object::name(&applied)
             )));
         }
-        let created = patch::server_side_apply(res, None, &applied, &manager, options.force).map_err(|e| patch_error(res, name, e))?;
+        let created = patch::server_side_apply(res, None, &applied, &manager, options.force)
+            .map_err(|e| patch_error(res, name, e))?;
         let (mut obj, warnings) = self.decode_body(res, &created, options.field_validation)?;
         meta_mut(&mut obj).insert("name".into(), json!(name));
         self.prepare_create(res, namespace, &mut obj)?;
@@ -713,7 +844,9 @@ impl Registry {
             let current = self.get(res, namespace, name).await?;
             let current_rv = object::resource_version(&current).unwrap_or("").to_string();
             let mut new = change(&current)?;
-            let wanted_rv = precondition.clone().or_else(|| object::resource_version(&new).map(str::to_string));
+            let wanted_rv = precondition
+                .clone()
+                .or_else(|| object::resource_version(&new).map(str::to_string));
             if let Some(wanted) = &wanted_rv {
                 if *wanted != current_rv {
                     return Err(ApiError::conflict(
@@ -732,27 +865,46 @@ impl Registry {
             }
             bump_generation(res, &current, &mut new);
             if new_equals_current(&new, &current) {
-                return Ok(Written { object: current, warnings, created: false });
+                return Ok(Written {
+                    object: current,
+                    warnings,
+                    created: false,
+                });
             }
             let taken = self.allocate(res, &mut new, Some(&current))?;
-            let errors = if options.internal { Vec::new() } else { validation::validate_update(res, &new, &current) };
+            let errors = if options.internal {
+                Vec::new()
+            } else {
+                validation::validate_update(res, &new, &current)
+            };
             if !errors.is_empty() {
                 self.release(&taken);
                 return Err(ApiError::invalid(res.group, res.kind, name, &errors));
             }
             if options.dry_run {
                 self.release(&taken);
-                return Ok(Written { object: new, warnings, created: false });
+                return Ok(Written {
+                    object: new,
+                    warnings,
+                    created: false,
+                });
             }
             // Finalizers gone from an object marked for deletion: it goes now.
-            if object::deletion_timestamp(&new).is_some() && object::finalizers(&new).is_empty() && !is_graceful_pod(res, &new) {
+            if object::deletion_timestamp(&new).is_some()
+                && object::finalizers(&new).is_empty()
+                && !is_graceful_pod(res, &new)
+            {
                 match self.store.delete(&key, Some(expected)).await {
                     Ok(kv) => {
                         self.release(&taken);
                         self.release_object(res, &current);
                         let mut gone = object::decode_at(&kv.value, expected, &key)?;
                         meta_mut(&mut gone).insert("resourceVersion".into(), json!(current_rv));
-                        return Ok(Written { object: new, warnings, created: false });
+                        return Ok(Written {
+                            object: new,
+                            warnings,
+                            created: false,
+                        });
                     }
                     Err(StoreError::Conflict { .. }) if precondition.is_none() => {
                         self.release(&taken);
@@ -764,11 +916,20 @@ impl Registry {
                     }
                 }
             }
-            match self.store.update(&key, object::encode(&new), Some(expected)).await {
+            match self
+                .store
+                .update(&key, object::encode(&new), Some(expected))
+                .await
+            {
                 Ok(kv) => {
                     self.commit_release(&taken);
-                    meta_mut(&mut new).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-                    return Ok(Written { object: new, warnings, created: false });
+                    meta_mut(&mut new)
+                        .insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+                    return Ok(Written {
+                        object: new,
+                        warnings,
+                        created: false,
+                    });
                 }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => {
                     self.release(&taken);
@@ -791,7 +952,10 @@ impl Registry {
     /// Gives back what a deleted object held.
     fn release_object(&self, res: &Resource, obj: &Value) {
         if res.group.is_empty() && res.kind == "Service" {
-            self.services.lock().expect("allocator lock").release(&Claims::of(obj));
+            self.services
+                .lock()
+                .expect("allocator lock")
+                .release(&Claims::of(obj));
         }
     }
 
@@ -808,10 +972,15 @@ impl Registry {
             let current = self.get(res, namespace, name).await?;
             if let Some(uid) = &options.precondition_uid {
                 if object::uid(&current) != uid {
-                    return Err(ApiError::conflict(res.group, res.plural, name, &format!(
+                    return Err(ApiError::conflict(
+                        res.group,
+                        res.plural,
+                        name,
+                        &format!(
                         "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
                         object::uid(&current)
-                    )));
+                    ),
+                    ));
                 }
             }
             let current_rv = object::resource_version(&current).unwrap_or("").to_string();
@@ -825,50 +994,83 @@ impl Registry {
             let expected: i64 = current_rv.parse().unwrap_or(0);
             let Some(marked) = self.mark_for_deletion(res, &current, options) else {
                 if options.dry_run {
-                    return Ok(Deleted { object: current, pending: false });
+                    return Ok(Deleted {
+                        object: current,
+                        pending: false,
+                    });
                 }
                 match self.store.delete(&key, Some(expected)).await {
                     Ok(_) => {
                         self.release_object(res, &current);
-                        return Ok(Deleted { object: current, pending: false });
+                        return Ok(Deleted {
+                            object: current,
+                            pending: false,
+                        });
                     }
                     Err(StoreError::Conflict { .. }) => continue,
-                    Err(StoreError::NotFound { .. }) => return Err(ApiError::not_found(res.group, res.plural, name)),
+                    Err(StoreError::NotFound { .. }) => {
+                        return Err(ApiError::not_found(res.group, res.plural, name))
+                    }
                     Err(e) => return Err(store_error(res, name, e)),
                 }
             };
             let mut marked = marked;
             if options.dry_run || marked == current {
-                return Ok(Deleted { object: current, pending: true });
+                return Ok(Deleted {
+                    object: current,
+                    pending: true,
+                });
             }
-            match self.store.update(&key, object::encode(&marked), Some(expected)).await {
+            match self
+                .store
+                .update(&key, object::encode(&marked), Some(expected))
+                .await
+            {
                 Ok(kv) => {
-                    meta_mut(&mut marked).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-                    return Ok(Deleted { object: marked, pending: true });
+                    meta_mut(&mut marked)
+                        .insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+                    return Ok(Deleted {
+                        object: marked,
+                        pending: true,
+                    });
                 }
                 Err(StoreError::Conflict { .. }) => continue,
                 Err(e) => return Err(store_error(res, name, e)),
             }
         }
-        Err(ApiError::conflict(res.group, res.plural, name, "the object kept changing while the server tried to delete it; try again"))
+        Err(ApiError::conflict(
+            res.group,
+            res.plural,
+            name,
+            "the object kept changing while the server tried to delete it; try again",
+        ))
     }
 
     /// The object marked for deletion when it cannot go at once (finalizers,
     /// foreground or orphan propagation, a running pod's grace period,
     /// a namespace's content); None when it can be removed now.
-    fn mark_for_deletion(&self, res: &Resource, current: &Value, options: &DeleteOptions) -> Option<Value> {
+    fn mark_for_deletion(
+        &self,
+        res: &Resource,
+        current: &Value,
+        options: &DeleteOptions,
+    ) -> Option<Value> {
         let mut obj = current.clone();
         let already = object::deletion_timestamp(current).is_some();
         let mut finalizers = object::finalizers(current);
-        let propagation = options.propagation.as_deref().unwrap_or(match (res.group, res.kind) {
-            // Kubernetes' default for these is still orphan-by-default in
-            // extensions; apps/v1 and everything else default to Background.
-            _ => "Background",
-        });
+        let propagation = options
+            .propagation
+            .as_deref()
+            // apps/v1 and everything served here default to Background.
+            .unwrap_or("Background");
         if !already {
             match propagation {
-                "Foreground" if !finalizers.iter().any(|f| f == "foregroundDeletion") => finalizers.push("foregroundDeletion".into()),
-                "Orphan" if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+                "Foreground" if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
+                    finalizers.push("foregroundDeletion".into())
+                }
+                "Orphan" if !finalizers.iter().any(|f| f == "orphan") => {
+                    finalizers.push("orphan".into())
+                }
                 _ => {}
             }
         }
@@ -886,12 +1088,16 @@ impl Registry {
             if let Some(grace) = pod_grace(current, options) {
                 let now = jiff::Timestamp::now();
                 let deadline = now + jiff::SignedDuration::from_secs(grace);
-                let shorter = match object::deletion_timestamp(current).and_then(object::parse_time) {
+                let shorter = match object::deletion_timestamp(current).and_then(object::parse_time)
+                {
                     Some(existing) => deadline < existing,
                     None => true,
                 };
                 if shorter {
-                    meta_mut(&mut obj).insert("deletionTimestamp".into(), json!(object::format_time(deadline)));
+                    meta_mut(&mut obj).insert(
+                        "deletionTimestamp".into(),
+                        json!(object::format_time(deadline)),
+                    );
                     meta_mut(&mut obj).insert("deletionGracePeriodSeconds".into(), json!(grace));
                 }
                 object::set_finalizers(&mut obj, &finalizers);
@@ -917,45 +1123,78 @@ impl Registry {
         filter: &Filter,
         options: &DeleteOptions,
     ) -> Result<ListPage, ApiError> {
-        let page = self.list(res, namespace, filter, &ListOptions::default()).await?;
+        let page = self
+            .list(res, namespace, filter, &ListOptions::default())
+            .await?;
         let mut deleted = Vec::new();
         for obj in &page.items {
-            match self.delete(res, object::namespace(obj), object::name(obj), options).await {
+            match self
+                .delete(res, object::namespace(obj), object::name(obj), options)
+                .await
+            {
                 Ok(d) => deleted.push(d.object),
                 Err(e) if e.code == 404 => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(ListPage { items: deleted, revision: page.revision, continue_token: None })
+        Ok(ListPage {
+            items: deleted,
+            revision: page.revision,
+            continue_token: None,
+        })
     }
 
     /// POST pods/binding: assigns a pod to a node, once.
-    pub async fn bind(&self, res: &'static Resource, namespace: Option<&str>, name: &str, node: &str) -> Result<(), ApiError> {
+    pub async fn bind(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+        node: &str,
+    ) -> Result<(), ApiError> {
         let options = WriteOptions::internal();
-        self.write_loop(res, namespace, name, &options, Vec::new(), None, |current| {
-            if object::deletion_timestamp(current).is_some() {
-                return Err(ApiError::conflict(res.group, res.plural, name, "pod is being deleted, cannot be assigned to a host"));
-            }
-            match current["spec"]["nodeName"].as_str() {
-                Some(existing) if !existing.is_empty() => Err(ApiError::conflict(
-                    res.group,
-                    res.plural,
-                    name,
-                    &format!("pod {name} is already assigned to node {existing:?}"),
-                )),
-                _ => {
-                    let mut bound = current.clone();
-                    bound["spec"]["nodeName"] = json!(node);
-                    Ok(bound)
+        self.write_loop(
+            res,
+            namespace,
+            name,
+            &options,
+            Vec::new(),
+            None,
+            |current| {
+                if object::deletion_timestamp(current).is_some() {
+                    return Err(ApiError::conflict(
+                        res.group,
+                        res.plural,
+                        name,
+                        "pod is being deleted, cannot be assigned to a host",
+                    ));
                 }
-            }
-        })
+                match current["spec"]["nodeName"].as_str() {
+                    Some(existing) if !existing.is_empty() => Err(ApiError::conflict(
+                        res.group,
+                        res.plural,
+                        name,
+                        &format!("pod {name} is already assigned to node {existing:?}"),
+                    )),
+                    _ => {
+                        let mut bound = current.clone();
+                        bound["spec"]["nodeName"] = json!(node);
+                        Ok(bound)
+                    }
+                }
+            },
+        )
         .await?;
         Ok(())
     }
 
     /// GET of the scale subresource.
-    pub async fn get_scale(&self, res: &'static Resource, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    pub async fn get_scale(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
         let obj = self.get(res, namespace, name).await?;
         Ok(scale_of(&obj))
     }
@@ -1010,7 +1249,11 @@ fn is_service(res: &Resource) -> bool {
 fn has_spec_generation(res: &Resource) -> bool {
     !matches!(
         (res.group, res.kind),
-        ("", "ConfigMap") | ("", "Secret") | ("", "Event") | ("", "Endpoints") | ("", "ServiceAccount")
+        ("", "ConfigMap")
+            | ("", "Secret")
+            | ("", "Event")
+            | ("", "Endpoints")
+            | ("", "ServiceAccount")
     )
 }
 
@@ -1021,7 +1264,10 @@ fn bump_generation(res: &Resource, current: &Value, new: &mut Value) {
     let generation = current["metadata"]["generation"].as_i64().unwrap_or(1);
     let changed = object::spec_part(current) != object::spec_part(new);
     // Kubernetes also counts the start of a graceful deletion for some kinds; not needed here.
-    meta_mut(new).insert("generation".into(), json!(if changed { generation + 1 } else { generation }));
+    meta_mut(new).insert(
+        "generation".into(),
+        json!(if changed { generation + 1 } else { generation }),
+    );
 }
 
 /// The object an update writes: the client's object for the part it
@@ -1039,7 +1285,15 @@ fn merge_update(res: &Resource, part: Part, current: &Value, mut new: Value) -> 
     }
     let current_meta = current["metadata"].clone();
     let meta = meta_mut(&mut new);
-    for field in ["name", "namespace", "uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation"] {
+    for field in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+        "generation",
+    ] {
         match current_meta.get(field) {
             Some(v) => meta.insert(field.into(), v.clone()),
             None => meta.remove(field),
@@ -1074,14 +1328,21 @@ fn new_equals_current(new: &Value, current: &Value) -> bool {
 fn is_graceful_pod(res: &Resource, obj: &Value) -> bool {
     res.group.is_empty()
         && res.kind == "Pod"
-        && obj["metadata"]["deletionGracePeriodSeconds"].as_i64().is_some_and(|g| g > 0)
+        && obj["metadata"]["deletionGracePeriodSeconds"]
+            .as_i64()
+            .is_some_and(|g| g > 0)
 }
 
 /// The grace period a pod deletion waits, or None when the pod goes at once
 /// (never scheduled, already finished, or grace period 0).
 fn pod_grace(pod: &Value, options: &DeleteOptions) -> Option<i64> {
-    let scheduled = pod["spec"]["nodeName"].as_str().is_some_and(|n| !n.is_empty());
-    let finished = matches!(pod["status"]["phase"].as_str(), Some("Succeeded" | "Failed"));
+    let scheduled = pod["spec"]["nodeName"]
+        .as_str()
+        .is_some_and(|n| !n.is_empty());
+    let finished = matches!(
+        pod["status"]["phase"].as_str(),
+        Some("Succeeded" | "Failed")
+    );
     if !scheduled || finished {
         return None;
     }
@@ -1128,7 +1389,9 @@ trait KindMismatch {
 impl KindMismatch for ApiError {
     fn with_kind_mismatch(mut self, given: &str, expected: &str) -> Self {
         if given != expected {
-            self.message = format!("the kind in the data ({given}) does not match the expected kind ({expected})");
+            self.message = format!(
+                "the kind in the data ({given}) does not match the expected kind ({expected})"
+            );
         }
         self
     }
@@ -1157,13 +1420,20 @@ mod tests {
 
     #[test]
     fn qos_classes() {
-        assert_eq!(qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})), "BestEffort");
         assert_eq!(
-            qos_class(&json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}})),
+            qos_class(&json!({"spec": {"containers": [{"name": "a"}]}})),
+            "BestEffort"
+        );
+        assert_eq!(
+            qos_class(
+                &json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}})
+            ),
             "Guaranteed"
         );
         assert_eq!(
-            qos_class(&json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}})),
+            qos_class(
+                &json!({"spec": {"containers": [{"name": "a", "resources": {"requests": {"cpu": "1"}}}]}})
+            ),
             "Burstable"
         );
     }
@@ -1177,7 +1447,12 @@ mod tests {
         assert_eq!(merged["spec"]["nodeName"], "n1");
         assert_eq!(merged["metadata"]["labels"]["a"], "b");
         assert_eq!(merged["status"]["phase"], "Running");
-        let main = merge_update(res, Part::Main, &current, json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n2"}, "status": {"phase": "Failed"}}));
+        let main = merge_update(
+            res,
+            Part::Main,
+            &current,
+            json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n2"}, "status": {"phase": "Failed"}}),
+        );
         assert_eq!(main["status"]["phase"], "Pending");
     }
 
@@ -1185,10 +1460,28 @@ mod tests {
     fn pods_on_nodes_wait_their_grace_period() {
         let options = DeleteOptions::default();
         assert_eq!(pod_grace(&json!({"spec": {}}), &options), None);
-        assert_eq!(pod_grace(&json!({"spec": {"nodeName": "n"}}), &options), Some(30));
-        assert_eq!(pod_grace(&json!({"spec": {"nodeName": "n", "terminationGracePeriodSeconds": 5}}), &options), Some(5));
-        let force = DeleteOptions { grace_period_seconds: Some(0), ..Default::default() };
+        assert_eq!(
+            pod_grace(&json!({"spec": {"nodeName": "n"}}), &options),
+            Some(30)
+        );
+        assert_eq!(
+            pod_grace(
+                &json!({"spec": {"nodeName": "n", "terminationGracePeriodSeconds": 5}}),
+                &options
+            ),
+            Some(5)
+        );
+        let force = DeleteOptions {
+            grace_period_seconds: Some(0),
+            ..Default::default()
+        };
         assert_eq!(pod_grace(&json!({"spec": {"nodeName": "n"}}), &force), None);
-        assert_eq!(pod_grace(&json!({"spec": {"nodeName": "n"}, "status": {"phase": "Succeeded"}}), &options), None);
+        assert_eq!(
+            pod_grace(
+                &json!({"spec": {"nodeName": "n"}, "status": {"phase": "Succeeded"}}),
+                &options
+            ),
+            None
+        );
     }
 }

@@ -23,7 +23,10 @@ pub enum StoreChoice {
     /// SQLite in DATA_DIR/store.db.
     Embedded,
     /// etcd v3 at these endpoints, keys under `prefix`.
-    Etcd { endpoints: Vec<String>, prefix: String },
+    Etcd {
+        endpoints: Vec<String>,
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -98,7 +101,11 @@ async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
     Ok(match &config.store {
         StoreChoice::Embedded => {
             let path = config.data_dir.join("store.db");
-            Arc::new(SqliteStore::open(&path).await.with_context(|| format!("opening {}", path.display()))?)
+            Arc::new(
+                SqliteStore::open(&path)
+                    .await
+                    .with_context(|| format!("opening {}", path.display()))?,
+            )
         }
         StoreChoice::Etcd { endpoints, prefix } => Arc::new(
             EtcdStore::connect(endpoints, prefix)
@@ -110,10 +117,18 @@ async fn open_store(config: &ServerConfig) -> anyhow::Result<Arc<dyn Store>> {
 
 /// Starts the server: binds, bootstraps, and serves until stopped.
 pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating {}", config.data_dir.display()))?;
     let store = open_store(&config).await?;
     let registry = Arc::new(
-        Registry::new(store, RegistryConfig { service_cidr: config.service_cidr, node_ports: config.node_ports.clone() }).await?,
+        Registry::new(
+            store,
+            RegistryConfig {
+                service_cidr: config.service_cidr,
+                node_ports: config.node_ports.clone(),
+            },
+        )
+        .await?,
     );
     let tcp = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -130,13 +145,26 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
     auth::ensure_admin(&config.data_dir, &server_url, &pki.ca_pem).context("admin credentials")?;
     let tokens = Arc::new(auth::Tokens::load(&config.data_dir).context("tokens")?);
     bootstrap(&registry, &config, advertise, bound.port()).await?;
-    tokio::spawn(controllers::run(registry.clone(), ControllerConfig { compaction_interval: config.compaction_interval }));
-    let state = Arc::new(AppState { registry, server_address: format!("{host}:{}", bound.port()) });
+    tokio::spawn(controllers::run(
+        registry.clone(),
+        ControllerConfig {
+            compaction_interval: config.compaction_interval,
+        },
+    ));
+    let state = Arc::new(AppState {
+        registry,
+        server_address: format!("{host}:{}", bound.port()),
+    });
     let app = http::router(state).layer(listener::require_auth(tokens));
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(listener::serve_https(tcp, pki.server_config, app, async move {
-        let _ = rx.await;
-    }));
+    let task = tokio::spawn(listener::serve_https(
+        tcp,
+        pki.server_config,
+        app,
+        async move {
+            let _ = rx.await;
+        },
+    ));
     tracing::info!("serving the Kubernetes API at {server_url}");
     Ok(RunningServer {
         address: bound,
@@ -167,7 +195,12 @@ fn subject_alt_names(config: &ServerConfig, bound: SocketAddr, advertise: IpAddr
 
 /// The objects every cluster starts with: the four namespaces and the
 /// `kubernetes` Service with the server itself as its endpoint.
-async fn bootstrap(registry: &Arc<Registry>, config: &ServerConfig, advertise: IpAddr, port: u16) -> anyhow::Result<()> {
+async fn bootstrap(
+    registry: &Arc<Registry>,
+    config: &ServerConfig,
+    advertise: IpAddr,
+    port: u16,
+) -> anyhow::Result<()> {
     let namespaces = resources::find("", "v1", "namespaces").expect("served");
     for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
@@ -188,7 +221,15 @@ async fn bootstrap(registry: &Arc<Registry>, config: &ServerConfig, advertise: I
         "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
         "subsets": [{"addresses": [{"ip": advertise.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
     });
-    reconcile(registry, endpoints, Some("default"), "kubernetes", ep, &["subsets"]).await?;
+    reconcile(
+        registry,
+        endpoints,
+        Some("default"),
+        "kubernetes",
+        ep,
+        &["subsets"],
+    )
+    .await?;
     let slices = resources::find("discovery.k8s.io", "v1", "endpointslices").expect("served");
     let family = if advertise.is_ipv4() { "IPv4" } else { "IPv6" };
     let slice = json!({
@@ -198,17 +239,34 @@ async fn bootstrap(registry: &Arc<Registry>, config: &ServerConfig, advertise: I
         "endpoints": [{"addresses": [advertise.to_string()], "conditions": {"ready": true}}],
         "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
     });
-    reconcile(registry, slices, Some("default"), "kubernetes", slice, &["endpoints", "ports", "addressType"]).await?;
+    reconcile(
+        registry,
+        slices,
+        Some("default"),
+        "kubernetes",
+        slice,
+        &["endpoints", "ports", "addressType"],
+    )
+    .await?;
     Ok(())
 }
 
-async fn ensure(registry: &Arc<Registry>, res: &'static resources::Resource, ns: Option<&str>, name: &str, body: Value) -> anyhow::Result<()> {
+async fn ensure(
+    registry: &Arc<Registry>,
+    res: &'static resources::Resource,
+    ns: Option<&str>,
+    name: &str,
+    body: Value,
+) -> anyhow::Result<()> {
     match registry.get(res, ns, name).await {
         Ok(_) => return Ok(()),
         Err(e) if e.code == 404 => {}
         Err(e) => return Err(anyhow::anyhow!("reading {} {name}: {e}", res.plural)),
     }
-    match registry.create(res, ns, &body, &WriteOptions::internal()).await {
+    match registry
+        .create(res, ns, &body, &WriteOptions::internal())
+        .await
+    {
         Ok(_) => Ok(()),
         Err(e) if e.code == 409 => Ok(()),
         Err(e) => Err(anyhow::anyhow!("creating {} {name}: {e}", res.plural)),
@@ -216,7 +274,14 @@ async fn ensure(registry: &Arc<Registry>, res: &'static resources::Resource, ns:
 }
 
 /// Creates the object, or rewrites `fields` when they differ (the advertised address moved).
-async fn reconcile(registry: &Arc<Registry>, res: &'static resources::Resource, ns: Option<&str>, name: &str, body: Value, fields: &[&str]) -> anyhow::Result<()> {
+async fn reconcile(
+    registry: &Arc<Registry>,
+    res: &'static resources::Resource,
+    ns: Option<&str>,
+    name: &str,
+    body: Value,
+    fields: &[&str],
+) -> anyhow::Result<()> {
     match registry.get(res, ns, name).await {
         Ok(current) => {
             if fields.iter().all(|f| current[*f] == body[*f]) {
@@ -228,7 +293,14 @@ async fn reconcile(registry: &Arc<Registry>, res: &'static resources::Resource, 
             }
             object::meta_mut(&mut updated).remove("resourceVersion");
             registry
-                .update(res, ns, name, &updated, crate::registry::Part::Main, &WriteOptions::internal())
+                .update(
+                    res,
+                    ns,
+                    name,
+                    &updated,
+                    crate::registry::Part::Main,
+                    &WriteOptions::internal(),
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!("updating {} {name}: {e}", res.plural))?;
             Ok(())
@@ -240,16 +312,30 @@ async fn reconcile(registry: &Arc<Registry>, res: &'static resources::Resource, 
 
 /// Issues a token for `user` in the server's data directory and, if asked,
 /// writes a kubeconfig for it next to the admin one's server and CA.
-pub fn issue_token(data_dir: &Path, user: &str, groups: &[&str], kubeconfig: Option<&Path>) -> anyhow::Result<String> {
+pub fn issue_token(
+    data_dir: &Path,
+    user: &str,
+    groups: &[&str],
+    kubeconfig: Option<&Path>,
+) -> anyhow::Result<String> {
     let token = auth::issue_token(data_dir, user, groups).context("issuing the token")?;
     if let Some(path) = kubeconfig {
-        let admin = std::fs::read_to_string(data_dir.join("kubeconfig"))
-            .with_context(|| format!("reading {} (start the server once first)", data_dir.join("kubeconfig").display()))?;
-        let admin: serde_yaml::Value = serde_yaml::from_str(&admin).context("parsing the admin kubeconfig")?;
+        let admin = std::fs::read_to_string(data_dir.join("kubeconfig")).with_context(|| {
+            format!(
+                "reading {} (start the server once first)",
+                data_dir.join("kubeconfig").display()
+            )
+        })?;
+        let admin: serde_yaml::Value =
+            serde_yaml::from_str(&admin).context("parsing the admin kubeconfig")?;
         let cluster = &admin["clusters"][0]["cluster"];
-        let server = cluster["server"].as_str().context("admin kubeconfig has no server")?;
-        let ca_pem = std::fs::read_to_string(data_dir.join("pki").join("ca.crt")).context("reading the CA")?;
-        auth::write_kubeconfig(path, server, &ca_pem, user, &token, "podnet").context("writing the kubeconfig")?;
+        let server = cluster["server"]
+            .as_str()
+            .context("admin kubeconfig has no server")?;
+        let ca_pem = std::fs::read_to_string(data_dir.join("pki").join("ca.crt"))
+            .context("reading the CA")?;
+        auth::write_kubeconfig(path, server, &ca_pem, user, &token, "podnet")
+            .context("writing the kubeconfig")?;
     }
     Ok(token)
 }

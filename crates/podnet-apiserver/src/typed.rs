@@ -36,7 +36,8 @@ fn roundtrip<T: DeserializeOwned + Serialize>(
             version = res.version
         ))
     })?;
-    serde_json::to_value(typed).map_err(|e| ApiError::internal(format!("encoding {}: {e}", res.kind)))
+    serde_json::to_value(typed)
+        .map_err(|e| ApiError::internal(format!("encoding {}: {e}", res.kind)))
 }
 
 /// Decodes `input` as `res`'s kind and encodes it back.
@@ -108,7 +109,12 @@ fn unknown(input: &Value, output: &Value, path: &str, found: &mut Vec<String>) {
     }
 }
 
-fn unknown_in_map(input: &Map<String, Value>, output: &Map<String, Value>, path: &str, found: &mut Vec<String>) {
+fn unknown_in_map(
+    input: &Map<String, Value>,
+    output: &Map<String, Value>,
+    path: &str,
+    found: &mut Vec<String>,
+) {
     for (key, value) in input {
         match output.get(key) {
             Some(out) => unknown(value, out, &join(path, key), found),
@@ -142,7 +148,10 @@ mod tests {
             "spec": {"containers": [{"name": "c", "image": "busybox", "ports": [{"containerPort": 80}]}]}});
         let n = normalize(pods, &pod).unwrap();
         assert!(n.unknown_fields.is_empty(), "{:?}", n.unknown_fields);
-        assert_eq!(n.object["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+        assert_eq!(
+            n.object["spec"]["containers"][0]["ports"][0]["containerPort"],
+            80
+        );
     }
 
     #[test]
@@ -151,7 +160,10 @@ mod tests {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"}, "bogus": 1,
             "spec": {"containers": [{"name": "c", "image": "busybox", "imagePullPolice": "Always"}]}});
         let n = normalize(pods, &pod).unwrap();
-        assert_eq!(n.unknown_fields, vec!["bogus", "spec.containers[0].imagePullPolice"]);
+        assert_eq!(
+            n.unknown_fields,
+            vec!["bogus", "spec.containers[0].imagePullPolice"]
+        );
         assert!(n.object.get("bogus").is_none());
     }
 
@@ -162,7 +174,13 @@ mod tests {
             "spec": {"ports": [{"port": "eighty"}]}});
         let err = normalize(services, &svc).unwrap_err();
         assert_eq!(err.code, 400);
-        assert!(err.message.contains("spec.ports[0].port"), "{}", err.message);
-        assert!(err.message.starts_with("Service in version \"v1\" cannot be handled as a Service"));
+        assert!(
+            err.message.contains("spec.ports[0].port"),
+            "{}",
+            err.message
+        );
+        assert!(err
+            .message
+            .starts_with("Service in version \"v1\" cannot be handled as a Service"));
     }
 }

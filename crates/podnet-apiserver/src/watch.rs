@@ -23,7 +23,10 @@ pub enum WatchEvent {
     Modified(Value),
     Deleted(Value),
     /// The stream has delivered everything up to this revision.
-    Bookmark { revision: i64, initial_events_end: bool },
+    Bookmark {
+        revision: i64,
+        initial_events_end: bool,
+    },
     Error(ApiError),
 }
 
@@ -42,7 +45,10 @@ impl WatchEvent {
     pub fn to_json(&self, res: &Resource) -> Value {
         let object = match self {
             WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => o.clone(),
-            WatchEvent::Bookmark { revision, initial_events_end } => {
+            WatchEvent::Bookmark {
+                revision,
+                initial_events_end,
+            } => {
                 let mut meta = json!({"resourceVersion": revision.to_string()});
                 if *initial_events_end {
                     meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
@@ -75,7 +81,10 @@ const WATCH_BUFFER: usize = 256;
 
 /// Starts a watch; the receiver ends when the timeout passes, the client
 /// goes, or after an ERROR event.
-pub async fn start(registry: Arc<Registry>, request: WatchRequest) -> Result<mpsc::Receiver<WatchEvent>, ApiError> {
+pub async fn start(
+    registry: Arc<Registry>,
+    request: WatchRequest,
+) -> Result<mpsc::Receiver<WatchEvent>, ApiError> {
     let start_rv = match request.resource_version.as_deref() {
         None | Some("") | Some("0") => None,
         Some(rv) => Some(
@@ -91,7 +100,12 @@ pub async fn start(registry: Arc<Registry>, request: WatchRequest) -> Result<mps
     Ok(rx)
 }
 
-async fn run(registry: Arc<Registry>, request: WatchRequest, start_rv: Option<i64>, tx: mpsc::Sender<WatchEvent>) {
+async fn run(
+    registry: Arc<Registry>,
+    request: WatchRequest,
+    start_rv: Option<i64>,
+    tx: mpsc::Sender<WatchEvent>,
+) {
     let prefix = Registry::prefix(request.res, request.namespace.as_deref());
     let initial = start_rv.is_none() || request.send_initial_events;
     let mut revision = match start_rv {
@@ -99,7 +113,12 @@ async fn run(registry: Arc<Registry>, request: WatchRequest, start_rv: Option<i6
         _ => {
             // Synthetic ADDED events for what exists now, then changes after it.
             let page = registry
-                .list(request.res, request.namespace.as_deref(), &request.filter, &ListOptions::default())
+                .list(
+                    request.res,
+                    request.namespace.as_deref(),
+                    &request.filter,
+                    &ListOptions::default(),
+                )
                 .await;
             let page = match page {
                 Ok(page) => page,
@@ -114,7 +133,10 @@ async fn run(registry: Arc<Registry>, request: WatchRequest, start_rv: Option<i6
                 }
             }
             if request.send_initial_events && request.bookmarks {
-                let end = WatchEvent::Bookmark { revision: page.revision, initial_events_end: true };
+                let end = WatchEvent::Bookmark {
+                    revision: page.revision,
+                    initial_events_end: true,
+                };
                 if tx.send(end).await.is_err() {
                     return;
                 }
@@ -127,7 +149,10 @@ async fn run(registry: Arc<Registry>, request: WatchRequest, start_rv: Option<i6
     loop {
         let mut events = match registry.store().watch(&prefix, revision).await {
             Ok(events) => events,
-            Err(StoreError::Compacted { requested, compacted }) => {
+            Err(StoreError::Compacted {
+                requested,
+                compacted,
+            }) => {
                 let e = ApiError::gone(format!(
                     "too old resource version: {requested} ({compacted})"
                 ));
@@ -135,7 +160,9 @@ async fn run(registry: Arc<Registry>, request: WatchRequest, start_rv: Option<i6
                 return;
             }
             Err(e) => {
-                let _ = tx.send(WatchEvent::Error(ApiError::internal(e.to_string()))).await;
+                let _ = tx
+                    .send(WatchEvent::Error(ApiError::internal(e.to_string())))
+                    .await;
                 return;
             }
         };
@@ -203,7 +230,11 @@ fn translate(filter: &Filter, event: Event) -> Result<Option<WatchEvent>, ApiErr
                 (false, false) => None,
             })
         }
-        Event::Delete { key, revision, prev } => {
+        Event::Delete {
+            key,
+            revision,
+            prev,
+        } => {
             let obj = object::decode_at(&prev.value, revision, &key)?;
             Ok(filter.matches(&obj).then_some(WatchEvent::Deleted(obj)))
         }

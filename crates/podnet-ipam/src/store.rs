@@ -83,7 +83,7 @@ impl Owner {
             && self
                 .ifname
                 .as_deref()
-                .map_or(true, |recorded| recorded == ifname)
+                .is_none_or(|recorded| recorded == ifname)
     }
 
     pub(crate) fn ifname_or_empty(&self) -> &str {

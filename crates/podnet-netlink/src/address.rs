@@ -106,10 +106,8 @@ impl Handle {
             })
             // The kernel filters by index and family too; this also covers
             // kernels that ignore dump filters.
-            .filter(|address| index.map_or(true, |index| address.index == index))
-            .filter(|address| {
-                family.map_or(true, |family| Family::of(&address.net.addr()) == family)
-            })
+            .filter(|address| index.is_none_or(|index| address.index == index))
+            .filter(|address| family.is_none_or(|family| Family::of(&address.net.addr()) == family))
             .collect())
     }
 }

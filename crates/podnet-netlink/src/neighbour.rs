@@ -88,8 +88,8 @@ impl Handle {
                 RouteNetlinkMessage::NewNeighbour(message) => neighbour_from_message(message),
                 _ => None,
             })
-            .filter(|neighbour| index.map_or(true, |index| neighbour.index == index))
-            .filter(|neighbour| family.map_or(true, |family| Family::of(&neighbour.ip) == family))
+            .filter(|neighbour| index.is_none_or(|index| neighbour.index == index))
+            .filter(|neighbour| family.is_none_or(|family| Family::of(&neighbour.ip) == family))
             .collect())
     }
 

@@ -242,9 +242,7 @@ fn routes_in_other_tables_and_ipv6() {
         .find(|r| r.dst == v6_onlink.dst)
         .expect("onlink route listed");
     assert!(onlink.onlink);
-    assert!(v6
-        .iter()
-        .all(|r| r.dst.map_or(true, |d| d.addr().is_ipv6())));
+    assert!(v6.iter().all(|r| r.dst.is_none_or(|d| d.addr().is_ipv6())));
 
     nl.del_route(&in_table).unwrap();
     nl.del_route(&v6_onlink).unwrap();

@@ -112,9 +112,18 @@ fn parse_port_range(range: &str) -> Result<std::ops::RangeInclusive<u16>> {
     let (low, high) = range
         .split_once('-')
         .with_context(|| format!("--node-port-range {range:?}: expected LOW-HIGH"))?;
-    let low: u16 = low.trim().parse().with_context(|| format!("--node-port-range {range:?}: bad low port"))?;
-    let high: u16 = high.trim().parse().with_context(|| format!("--node-port-range {range:?}: bad high port"))?;
-    anyhow::ensure!(low > 0 && low <= high, "--node-port-range {range:?}: need 0 < LOW <= HIGH");
+    let low: u16 = low
+        .trim()
+        .parse()
+        .with_context(|| format!("--node-port-range {range:?}: bad low port"))?;
+    let high: u16 = high
+        .trim()
+        .parse()
+        .with_context(|| format!("--node-port-range {range:?}: bad high port"))?;
+    anyhow::ensure!(
+        low > 0 && low <= high,
+        "--node-port-range {range:?}: need 0 < LOW <= HIGH"
+    );
     Ok(low..=high)
 }
 
@@ -135,7 +144,10 @@ fn apiserver(args: ApiserverArgs) -> Result<()> {
     config.store = match args.store {
         StoreKind::Embedded => podnet_apiserver::server::StoreChoice::Embedded,
         StoreKind::Etcd => {
-            anyhow::ensure!(!args.etcd_endpoints.is_empty(), "--store etcd needs --etcd-endpoints");
+            anyhow::ensure!(
+                !args.etcd_endpoints.is_empty(),
+                "--store etcd needs --etcd-endpoints"
+            );
             podnet_apiserver::server::StoreChoice::Etcd {
                 endpoints: args.etcd_endpoints,
                 prefix: args.etcd_prefix,
@@ -150,7 +162,8 @@ fn apiserver(args: ApiserverArgs) -> Result<()> {
             server.address,
             server.kubeconfig.display()
         );
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             result = tokio::signal::ctrl_c() => result?,
             _ = terminate.recv() => {}
@@ -172,7 +185,12 @@ fn main() -> Result<()> {
                 },
         } => {
             let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
-            let token = podnet_apiserver::server::issue_token(&data_dir, &user, &groups, kubeconfig.as_deref())?;
+            let token = podnet_apiserver::server::issue_token(
+                &data_dir,
+                &user,
+                &groups,
+                kubeconfig.as_deref(),
+            )?;
             println!("{token}");
         }
         Cmd::Version => {

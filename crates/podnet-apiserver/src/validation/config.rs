@@ -71,7 +71,7 @@ fn secret_type_rules(secret: &Secret) -> Vec<FieldError> {
         "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
             vec![required("username"), required("password")]
         }
-        "kubernetes.io/ssh-auth" if value("ssh-privatekey").map_or(true, Vec::is_empty) => {
+        "kubernetes.io/ssh-auth" if value("ssh-privatekey").is_none_or(Vec::is_empty) => {
             vec![required("ssh-privatekey")]
         }
         "kubernetes.io/tls" => ["tls.crt", "tls.key"]

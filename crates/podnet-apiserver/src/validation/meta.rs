@@ -534,7 +534,7 @@ impl<'a> Selector<'a> {
         match self {
             Selector::Nothing => false,
             Selector::Requirements(s) => {
-                s.match_labels.as_ref().map_or(true, BTreeMap::is_empty)
+                s.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
                     && items(&s.match_expressions).is_empty()
             }
         }

@@ -708,7 +708,7 @@ fn volume_source(volume: &Volume, path: &str) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let mut count = 0;
     for (source, forbidden_name) in VOLUME_SOURCES {
-        if json.get(source).map_or(true, Value::is_null) {
+        if json.get(source).is_none_or(Value::is_null) {
             continue;
         }
         count += 1;

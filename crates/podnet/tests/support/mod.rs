@@ -36,7 +36,11 @@ macro_rules! both_stores {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 /// A running API server; killed when dropped.
@@ -58,7 +62,9 @@ impl Server {
     pub fn start_with(backend: Backend, extra_args: &[&str]) -> Server {
         let etcd = match backend {
             Backend::Embedded => None,
-            Backend::Etcd => Some(LocalEtcd::start().expect("start etcd (Debian package etcd-server)")),
+            Backend::Etcd => {
+                Some(LocalEtcd::start().expect("start etcd (Debian package etcd-server)"))
+            }
         };
         let mut server = Server {
             dir: tempfile::tempdir().expect("temp dir"),
@@ -90,7 +96,10 @@ impl Server {
                     .expect("log file"),
             ));
         if let Some(etcd) = &self.etcd {
-            cmd.arg("--store").arg("etcd").arg("--etcd-endpoints").arg(etcd.endpoint());
+            cmd.arg("--store")
+                .arg("etcd")
+                .arg("--etcd-endpoints")
+                .arg(etcd.endpoint());
         }
         let child = cmd.spawn().expect("start podnet apiserver");
         self.child = Some(child);
@@ -115,7 +124,11 @@ impl Server {
                     panic!("podnet apiserver exited with {status}: {}", self.log());
                 }
             }
-            assert!(Instant::now() < deadline, "the server did not get ready: {}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "the server did not get ready: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -140,7 +153,10 @@ impl Server {
     pub fn token(&self) -> String {
         let text = std::fs::read_to_string(self.kubeconfig()).expect("kubeconfig");
         let doc: serde_yaml::Value = serde_yaml::from_str(&text).expect("kubeconfig yaml");
-        doc["users"][0]["user"]["token"].as_str().expect("token").to_string()
+        doc["users"][0]["user"]["token"]
+            .as_str()
+            .expect("token")
+            .to_string()
     }
 
     /// Stops the server with SIGKILL (no chance to flush anything).
@@ -170,12 +186,21 @@ impl Server {
             .arg(self.kubectl_cache.path())
             .args(args)
             .env_remove("KUBECONFIG")
-            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("kubectl is installed");
         if let Some(input) = stdin {
-            child.stdin.take().expect("stdin").write_all(input.as_bytes()).expect("write stdin");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write stdin");
         }
         child.wait_with_output().expect("kubectl output")
     }
@@ -206,10 +231,14 @@ impl Server {
     }
 
     pub async fn client(&self) -> kube::Client {
-        let kubeconfig = kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("read kubeconfig");
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &kube::config::KubeConfigOptions::default())
-            .await
-            .expect("kube config");
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(self.kubeconfig()).expect("read kubeconfig");
+        let config = kube::Config::from_custom_kubeconfig(
+            kubeconfig,
+            &kube::config::KubeConfigOptions::default(),
+        )
+        .await
+        .expect("kube config");
         kube::Client::try_from(config).expect("kube client")
     }
 
@@ -218,7 +247,8 @@ impl Server {
         let mut cmd = Command::new("curl");
         cmd.arg("-sS").arg("--cacert").arg(self.ca());
         if with_token {
-            cmd.arg("-H").arg(format!("Authorization: Bearer {}", self.token()));
+            cmd.arg("-H")
+                .arg(format!("Authorization: Bearer {}", self.token()));
         }
         cmd.args(args).output().expect("curl is installed")
     }
