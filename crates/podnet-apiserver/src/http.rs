@@ -402,6 +402,8 @@ fn parse_body(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
             })?;
             Ok(value)
         }
+        other if crate::protobuf::is_protobuf(other) => crate::protobuf::decode(body)
+            .map_err(|e| ApiError::bad_request(format!("couldn't decode the protobuf body: {e}"))),
         other => Err(ApiError::unsupported_media_type(other)),
     }
 }
