@@ -893,6 +893,7 @@ impl Registry {
             if object::deletion_timestamp(&new).is_some()
                 && object::finalizers(&new).is_empty()
                 && !is_graceful_pod(res, &new)
+                && !namespace_has_content_finalizers(res, &new)
             {
                 match self.store.delete(&key, Some(expected)).await {
                     Ok(kv) => {
@@ -1322,6 +1323,15 @@ fn new_equals_current(new: &Value, current: &Value) -> bool {
         v
     };
     strip(new) == strip(current)
+}
+
+/// A terminating namespace waits for its own spec.finalizers (its content) too.
+fn namespace_has_content_finalizers(res: &Resource, obj: &Value) -> bool {
+    res.group.is_empty()
+        && res.kind == "Namespace"
+        && obj["spec"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())
 }
 
 /// A pod with a deletion timestamp still in its grace period waits for its kubelet.
