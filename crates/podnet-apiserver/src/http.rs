@@ -19,7 +19,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::filter::Filter;
 use crate::patch::PatchType;
 use crate::registry::{
-    DeleteOptions, FieldValidation, ListOptions, ListPage, Part, Registry, WriteOptions, Written,
+    DeleteOptions, FieldValidation, ListOptions, ListPage, Part, RawListPage, Registry,
+    WriteOptions, Written,
 };
 use crate::resources::{self, Resource};
 use crate::status::ApiError;
@@ -464,6 +465,35 @@ fn list_value(res: &Resource, page: ListPage) -> Value {
     json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": metadata, "items": page.items})
 }
 
+/// A list written from stored bytes: `{"kind", "apiVersion", "metadata", "items": [...]}`.
+fn raw_list_response(res: &Resource, page: RawListPage) -> Response {
+    let mut metadata = json!({"resourceVersion": page.revision.to_string()});
+    if let Some(token) = page.continue_token {
+        metadata["continue"] = json!(token);
+    }
+    let head =
+        json!({"kind": res.list_kind(), "apiVersion": res.api_version(), "metadata": metadata});
+    let head = serde_json::to_vec(&head).expect("JSON encodes");
+    let size: usize = page.items.iter().map(|i| i.len() + 1).sum::<usize>() + head.len() + 16;
+    let mut body = Vec::with_capacity(size);
+    // The head object without its closing brace, then the items.
+    body.extend_from_slice(&head[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (i, item) in page.items.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"]}");
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}
+
 fn written_response(written: Written, format: Output, res: &Resource, query: &Query) -> Response {
     let code = if written.created {
         StatusCode::CREATED
@@ -521,6 +551,10 @@ async fn resource_request(
                 resource_version: query.get("resourceVersion").map(str::to_string),
                 resource_version_match: query.get("resourceVersionMatch").map(str::to_string),
             };
+            if format == Output::Json && filter.is_everything() {
+                let page = registry.list_raw(res, ns, &options).await?;
+                return Ok(raw_list_response(res, page));
+            }
             let page = registry.list(res, ns, &filter, &options).await?;
             match format {
                 Output::Table => {
@@ -738,14 +772,16 @@ async fn watch_response(
     let include = query.include_object()?;
     let mut first_table = true;
     let stream = ReceiverStream::new(events).map(move |event| {
-        let value = match (&event, format) {
-            (
-                WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o),
-                Output::Table,
-            ) => {
+        let table_object = if format == Output::Table {
+            event.object()
+        } else {
+            None
+        };
+        let line = match table_object {
+            Some(o) => {
                 match table::to_table(
                     res,
-                    std::slice::from_ref(o),
+                    std::slice::from_ref(&o),
                     include,
                     jiff::Timestamp::now(),
                 ) {
@@ -757,15 +793,18 @@ async fn watch_response(
                             table["columnDefinitions"] = json!([]);
                         }
                         first_table = false;
-                        json!({"type": event.type_name(), "object": table})
+                        let mut line = serde_json::to_vec(
+                            &json!({"type": event.type_name(), "object": table}),
+                        )
+                        .expect("JSON encodes");
+                        line.push(b'\n');
+                        line
                     }
-                    Err(e) => WatchEvent::Error(e).to_json(res),
+                    Err(e) => WatchEvent::Error(e).to_line(res),
                 }
             }
-            _ => event.to_json(res),
+            None => event.to_line(res),
         };
-        let mut line = serde_json::to_vec(&value).unwrap_or_default();
-        line.push(b'\n');
         Ok::<_, std::convert::Infallible>(Bytes::from(line))
     });
     let content_type = "application/json";

@@ -127,6 +127,111 @@ pub fn decode_at(bytes: &[u8], revision: i64, key: &str) -> Result<Value, ApiErr
     Ok(obj)
 }
 
+/// The stored bytes of an object with `metadata.resourceVersion` written in,
+/// without parsing the object: lists and watches that select everything send
+/// stored objects as they are. None when the bytes are not a JSON object
+/// with a `metadata` object at the top (then the caller decodes).
+pub fn with_resource_version(stored: &[u8], revision: i64) -> Option<Vec<u8>> {
+    let open = top_level_metadata_start(stored)?;
+    let rv = format!("\"resourceVersion\":\"{revision}\"");
+    let empty = stored.get(open + 1).copied() == Some(b'}');
+    let mut out = Vec::with_capacity(stored.len() + rv.len() + 1);
+    out.extend_from_slice(&stored[..=open]);
+    out.extend_from_slice(rv.as_bytes());
+    if !empty {
+        out.push(b',');
+    }
+    out.extend_from_slice(&stored[open + 1..]);
+    Some(out)
+}
+
+/// The index of the `{` that opens the top-level `metadata` value, found by
+/// walking the top level of the object and skipping strings and nested values.
+fn top_level_metadata_start(json: &[u8]) -> Option<usize> {
+    let mut i = skip_ws(json, 0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(json, i);
+        if json.get(i) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip_string(json, i)?;
+        let key = &json[i + 1..key_end - 1];
+        i = skip_ws(json, key_end);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(json, i + 1);
+        if key == b"metadata" {
+            return (json.get(i) == Some(&b'{')).then_some(i);
+        }
+        i = skip_value(json, i)?;
+        i = skip_ws(json, i);
+        match json.get(i) {
+            Some(b',') => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(json: &[u8], mut i: usize) -> usize {
+    while json.get(i).is_some_and(|c| c.is_ascii_whitespace()) {
+        i += 1;
+    }
+    i
+}
+
+/// `i` at an opening quote; returns the index after the closing quote.
+fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    loop {
+        match json.get(i)? {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+}
+
+/// Returns the index after the value starting at `i`.
+fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
+    match json.get(i)? {
+        b'"' => skip_string(json, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            loop {
+                match json.get(i)? {
+                    b'"' => {
+                        i = skip_string(json, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }
+        _ => {
+            while json
+                .get(i)
+                .is_some_and(|c| !matches!(c, b',' | b'}' | b']'))
+            {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
 /// The parts of an object a spec change is measured on: all but metadata and status.
 pub fn spec_part(obj: &Value) -> Map<String, Value> {
     obj.as_object()
@@ -152,6 +257,28 @@ mod tests {
         assert!(!String::from_utf8_lossy(&bytes).contains("resourceVersion"));
         let back = decode_at(&bytes, 9, "/k").unwrap();
         assert_eq!(resource_version(&back), Some("9"));
+    }
+
+    #[test]
+    fn resource_versions_are_spliced_into_stored_bytes() {
+        let obj = json!({"apiVersion": "v1", "data": {"k": "\"metadata\":{"}, "kind": "ConfigMap",
+            "metadata": {"name": "a"}, "spec": {"template": {"metadata": {}}}});
+        let spliced = with_resource_version(&encode(&obj), 12).unwrap();
+        let back: Value = serde_json::from_slice(&spliced).unwrap();
+        assert_eq!(resource_version(&back), Some("12"));
+        assert_eq!(back["data"], obj["data"]);
+        assert!(back["spec"]["template"]["metadata"]
+            .get("resourceVersion")
+            .is_none());
+        let empty = with_resource_version(br#"{"kind":"X","metadata":{}}"#, 3).unwrap();
+        assert_eq!(empty, br#"{"kind":"X","metadata":{"resourceVersion":"3"}}"#);
+        assert!(with_resource_version(b"[1,2]", 1).is_none());
+        assert!(with_resource_version(br#"{"kind":"X"}"#, 1).is_none());
+        let nested = with_resource_version(br#"{"a":[{"b":"}]"}],"metadata":{"x":1}}"#, 5).unwrap();
+        assert_eq!(
+            nested,
+            br#"{"a":[{"b":"}]"}],"metadata":{"resourceVersion":"5","x":1}}"#
+        );
     }
 
     #[test]

@@ -110,6 +110,14 @@ pub struct ListPage {
     pub continue_token: Option<String>,
 }
 
+/// One page of a list as JSON bytes, each object with its resourceVersion.
+#[derive(Debug, Clone)]
+pub struct RawListPage {
+    pub items: Vec<Vec<u8>>,
+    pub revision: i64,
+    pub continue_token: Option<String>,
+}
+
 /// Options of a list.
 #[derive(Debug, Clone, Default)]
 pub struct ListOptions {
@@ -415,6 +423,50 @@ impl Registry {
             }
             start_after = last_key;
         }
+    }
+
+    /// A list that selects everything, as stored bytes with their
+    /// resourceVersion written in: no object is parsed (lists of thousands
+    /// of objects spend their time in JSON otherwise).
+    pub async fn list_raw(
+        &self,
+        res: &'static Resource,
+        namespace: Option<&str>,
+        options: &ListOptions,
+    ) -> Result<RawListPage, ApiError> {
+        let prefix = Self::prefix(res, namespace);
+        let (start_after, revision) = match &options.continue_token {
+            Some(token) if !token.is_empty() => {
+                let token = decode_continue(token, &prefix)?;
+                (Some(token.start), Some(token.rv))
+            }
+            _ => (None, self.list_revision(options).await?),
+        };
+        let limit = options.limit.filter(|l| *l > 0);
+        let page = self
+            .store
+            .list(&prefix, start_after.as_deref(), limit, revision)
+            .await
+            .map_err(|e| self.list_error(e))?;
+        let mut items = Vec::with_capacity(page.kvs.len());
+        for kv in &page.kvs {
+            match object::with_resource_version(&kv.value, kv.mod_revision) {
+                Some(bytes) => items.push(bytes),
+                None => items.push(serde_json::to_vec(&object::decode(kv)?).expect("JSON encodes")),
+            }
+        }
+        let continue_token = if page.more {
+            page.kvs
+                .last()
+                .map(|kv| encode_continue(page.revision, &kv.key))
+        } else {
+            None
+        };
+        Ok(RawListPage {
+            items,
+            revision: page.revision,
+            continue_token,
+        })
     }
 
     fn list_error(&self, e: StoreError) -> ApiError {

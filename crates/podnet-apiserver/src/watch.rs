@@ -22,6 +22,12 @@ pub enum WatchEvent {
     Added(Value),
     Modified(Value),
     Deleted(Value),
+    /// An ADDED, MODIFIED or DELETED event of a watch that selects
+    /// everything, with the object as stored bytes (resourceVersion written in).
+    Raw {
+        type_name: &'static str,
+        object: Vec<u8>,
+    },
     /// The stream has delivered everything up to this revision.
     Bookmark {
         revision: i64,
@@ -36,14 +42,45 @@ impl WatchEvent {
             WatchEvent::Added(_) => "ADDED",
             WatchEvent::Modified(_) => "MODIFIED",
             WatchEvent::Deleted(_) => "DELETED",
+            WatchEvent::Raw { type_name, .. } => type_name,
             WatchEvent::Bookmark { .. } => "BOOKMARK",
             WatchEvent::Error(_) => "ERROR",
         }
     }
 
-    /// The `{"type", "object"}` line for this event.
+    /// The object of an event as a value (Raw events are parsed).
+    pub fn object(&self) -> Option<Value> {
+        match self {
+            WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
+                Some(o.clone())
+            }
+            WatchEvent::Raw { object, .. } => serde_json::from_slice(object).ok(),
+            _ => None,
+        }
+    }
+
+    /// The `{"type", "object"}` line for this event, newline-terminated.
+    pub fn to_line(&self, res: &Resource) -> Vec<u8> {
+        let mut line = match self {
+            WatchEvent::Raw { type_name, object } => {
+                let mut line = Vec::with_capacity(object.len() + 32);
+                line.extend_from_slice(b"{\"type\":\"");
+                line.extend_from_slice(type_name.as_bytes());
+                line.extend_from_slice(b"\",\"object\":");
+                line.extend_from_slice(object);
+                line.push(b'}');
+                line
+            }
+            other => serde_json::to_vec(&other.to_json(res)).expect("JSON encodes"),
+        };
+        line.push(b'\n');
+        line
+    }
+
+    /// The `{"type", "object"}` value for this event.
     pub fn to_json(&self, res: &Resource) -> Value {
         let object = match self {
+            WatchEvent::Raw { object, .. } => serde_json::from_slice(object).unwrap_or(Value::Null),
             WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => o.clone(),
             WatchEvent::Bookmark {
                 revision,
@@ -214,6 +251,17 @@ async fn run(
 /// The watch event a store event becomes for this filter, with the
 /// transitions Kubernetes makes when an object enters or leaves a selector.
 fn translate(filter: &Filter, event: Event) -> Result<Option<WatchEvent>, ApiError> {
+    if filter.is_everything() {
+        // Nothing to select: send the stored bytes; only the revision goes in.
+        let (type_name, bytes, revision) = match &event {
+            Event::Put { kv, prev: None } => ("ADDED", &kv.value, kv.mod_revision),
+            Event::Put { kv, prev: Some(_) } => ("MODIFIED", &kv.value, kv.mod_revision),
+            Event::Delete { revision, prev, .. } => ("DELETED", &prev.value, *revision),
+        };
+        if let Some(object) = object::with_resource_version(bytes, revision) {
+            return Ok(Some(WatchEvent::Raw { type_name, object }));
+        }
+    }
     match event {
         Event::Put { kv, prev } => {
             let obj = object::decode(&kv)?;

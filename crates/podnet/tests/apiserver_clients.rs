@@ -362,10 +362,15 @@ both_stores!(
             "{}",
             &text[text.len().saturating_sub(300)..]
         );
-        let (code, status) = post(
-            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#,
-            "application/vnd.kubernetes.protobuf",
+        // A protobuf body that is not one, and a media type the server does not read.
+        let json_body = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}"#;
+        let (code, status) = post(json_body, "application/vnd.kubernetes.protobuf");
+        assert_eq!(code, "400", "{status}");
+        assert!(
+            status["message"].as_str().unwrap().contains("protobuf"),
+            "{status}"
         );
+        let (code, status) = post(json_body, "text/plain");
         assert_eq!(code, "415", "{status}");
         let listed = server.kubectl_ok(&["get", "cm", "-o", "name"]);
         assert_eq!(listed.trim(), "", "nothing was stored: {listed}");
