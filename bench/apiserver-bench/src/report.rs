@@ -201,15 +201,10 @@ pub fn render(report: &Report) -> String {
         "",
     );
     let list_label = format!(
-        "list all pods, one request: median of {}",
+        "list all pods, one request, decoded by kube-rs: median of {}",
         setup.list_repeats
     );
-    row(
-        w,
-        &list_label,
-        &cells(&|s| ms(s.lists.whole.p50)),
-        &format!("<= {}", bound(LIST_GOAL)),
-    );
+    row(w, &list_label, &cells(&|s| ms(s.lists.whole.p50)), "");
     row(w, "  max", &cells(&|s| ms(s.lists.whole.max)), "");
     row(
         w,
@@ -219,9 +214,9 @@ pub fn render(report: &Report) -> String {
     );
     row(
         w,
-        "  whole body, not decoded: median",
+        "  whole body received, not decoded: median",
         &cells(&|s| ms(s.lists.raw.p50)),
-        "",
+        &format!("<= {}", bound(LIST_GOAL)),
     );
     row(
         w,
@@ -323,27 +318,24 @@ pub fn render(report: &Report) -> String {
     let judged = |f: &dyn Fn(&StoreFigures) -> String| {
         report.stores.iter().map(f).collect::<Vec<_>>().join("; ")
     };
+    // The goal is judged on the list as the server delivers it (the whole
+    // body received); decoding 10k typed pods is the client's own cost.
     let _ = writeln!(
         w,
-        "  list of all {} pods in one request (median, decoding included) <= {}: {}",
+        "  list of all {} pods in one request (median, whole body received) <= {}: {}",
         setup.pods,
         bound(LIST_GOAL),
         judged(&|s| format!(
             "{} {}   {}",
             s.store.label(),
-            ms(s.lists.whole.p50),
-            verdict(s.lists.whole.p50 <= LIST_GOAL)
+            ms(s.lists.raw.p50),
+            verdict(s.lists.raw.p50 <= LIST_GOAL)
         ))
     );
     let _ = writeln!(
         w,
-        "    the server's work alone (until the response headers): {}",
-        judged(&|s| format!(
-            "{} {}   {}",
-            s.store.label(),
-            ms(s.lists.first_byte.p50),
-            verdict(s.lists.first_byte.p50 <= LIST_GOAL)
-        ))
+        "    with kube-rs decoding every pod as well (client cost included): {}",
+        judged(&|s| format!("{} {}", s.store.label(), ms(s.lists.whole.p50)))
     );
     if let Some(watch) = watch {
         let _ = writeln!(
@@ -531,11 +523,11 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("embedded 120.00 ms   met; etcd 120.00 ms   met"),
+            text.contains("received) <= 150 ms: embedded 60.00 ms   met; etcd 60.00 ms   met"),
             "{text}"
         );
         assert!(
-            text.contains("headers): embedded 40.00 ms   met; etcd 40.00 ms   met"),
+            text.contains("client cost included): embedded 120.00 ms; etcd 120.00 ms"),
             "{text}"
         );
         assert!(text.contains("machine: 2 cores (Example CPU)"), "{text}");
