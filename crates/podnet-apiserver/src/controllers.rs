@@ -337,13 +337,8 @@ async fn progress_deletion(registry: &Arc<Registry>, index: &Index, uid: &str) {
 }
 
 async fn remove_finalizer(registry: &Arc<Registry>, entry: &Entry, finalizer: &str) {
-    let patch = json!({"metadata": {"$deleteFromPrimitiveList/finalizers": [finalizer]}});
-    let result = patch_merge_finalizers(registry, entry, finalizer).await;
-    if let Err(e) = result {
-        tracing::debug!(
-            "removing finalizer {finalizer} of {}: {e} ({patch})",
-            entry.name
-        );
+    if let Err(e) = patch_merge_finalizers(registry, entry, finalizer).await {
+        tracing::debug!("removing finalizer {finalizer} of {}: {e}", entry.name);
     }
 }
 
