@@ -942,47 +942,27 @@ impl Registry {
                 });
             }
             // Finalizers gone from an object marked for deletion: it goes now.
-            if object::deletion_timestamp(&new).is_some()
+            let goes_now = object::deletion_timestamp(&new).is_some()
                 && object::finalizers(&new).is_empty()
                 && !is_graceful_pod(res, &new)
-                && !namespace_has_content_finalizers(res, &new)
-            {
-                match self.store.delete(&key, Some(expected)).await {
-                    Ok(kv) => {
-                        self.release(&taken);
-                        self.release_object(res, &current);
-                        let mut gone = object::decode_at(&kv.value, expected, &key)?;
-                        meta_mut(&mut gone).insert("resourceVersion".into(), json!(current_rv));
-                        return Ok(Written {
-                            object: new,
-                            warnings,
-                            created: false,
-                        });
-                    }
-                    Err(StoreError::Conflict { .. }) if precondition.is_none() => {
-                        self.release(&taken);
-                        continue;
-                    }
-                    Err(e) => {
-                        self.release(&taken);
-                        return Err(store_error(res, name, e));
-                    }
-                }
-            }
-            match self
-                .store
-                .update(&key, object::encode(&new), Some(expected))
-                .await
-            {
-                Ok(kv) => {
+                && !namespace_has_content_finalizers(res, &new);
+            let written = if goes_now {
+                self.store.delete(&key, Some(expected)).await.map(|_| None)
+            } else {
+                self.store
+                    .update(&key, object::encode(&new), Some(expected))
+                    .await
+                    .map(|kv| Some(kv.mod_revision))
+            };
+            match written {
+                Ok(Some(revision)) => {
                     self.commit_release(&taken);
                     meta_mut(&mut new)
-                        .insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
-                    return Ok(Written {
-                        object: new,
-                        warnings,
-                        created: false,
-                    });
+                        .insert("resourceVersion".into(), json!(revision.to_string()));
+                }
+                Ok(None) => {
+                    self.release(&taken);
+                    self.release_object(res, &current);
                 }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => {
                     self.release(&taken);
@@ -993,6 +973,11 @@ impl Registry {
                     return Err(store_error(res, name, e));
                 }
             }
+            return Ok(Written {
+                object: new,
+                warnings,
+                created: false,
+            });
         }
         Err(ApiError::conflict(
             res.group,

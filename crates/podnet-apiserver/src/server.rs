@@ -251,6 +251,7 @@ async fn bootstrap(
     Ok(())
 }
 
+/// Creates the object unless it exists.
 async fn ensure(
     registry: &Arc<Registry>,
     res: &'static resources::Resource,
@@ -258,19 +259,7 @@ async fn ensure(
     name: &str,
     body: Value,
 ) -> anyhow::Result<()> {
-    match registry.get(res, ns, name).await {
-        Ok(_) => return Ok(()),
-        Err(e) if e.code == 404 => {}
-        Err(e) => return Err(anyhow::anyhow!("reading {} {name}: {e}", res.plural)),
-    }
-    match registry
-        .create(res, ns, &body, &WriteOptions::internal())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.code == 409 => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("creating {} {name}: {e}", res.plural)),
-    }
+    reconcile(registry, res, ns, name, body, &[]).await
 }
 
 /// Creates the object, or rewrites `fields` when they differ (the advertised address moved).
@@ -305,7 +294,15 @@ async fn reconcile(
                 .map_err(|e| anyhow::anyhow!("updating {} {name}: {e}", res.plural))?;
             Ok(())
         }
-        Err(e) if e.code == 404 => ensure(registry, res, ns, name, body).await,
+        Err(e) if e.code == 404 => match registry
+            .create(res, ns, &body, &WriteOptions::internal())
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Another writer created it in between: it exists, as wanted.
+            Err(e) if e.code == 409 => Ok(()),
+            Err(e) => Err(anyhow::anyhow!("creating {} {name}: {e}", res.plural)),
+        },
         Err(e) => Err(anyhow::anyhow!("reading {} {name}: {e}", res.plural)),
     }
 }
