@@ -8,6 +8,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod workload;
+
 #[derive(Parser)]
 #[command(
     name = "podnet",
@@ -30,6 +32,11 @@ enum Cmd {
     },
     /// Serve the Kubernetes API (HTTPS) on an embedded store or on etcd.
     Apiserver(ApiserverArgs),
+    /// Small servers and probes for pods (what Kubernetes' network tests run).
+    Workload {
+        #[command(subcommand)]
+        command: workload::WorkloadCmd,
+    },
     /// Bearer tokens for the API server (e.g. for node agents).
     Token {
         #[command(subcommand)]
@@ -175,6 +182,7 @@ fn apiserver(args: ApiserverArgs) -> Result<()> {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Apiserver(args) => apiserver(args)?,
+        Cmd::Workload { command } => std::process::exit(workload::run(command)?),
         Cmd::Token {
             command:
                 TokenCmd::Create {
