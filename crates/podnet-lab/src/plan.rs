@@ -475,10 +475,12 @@ mod tests {
 
     #[test]
     fn a_prefix_renames_everything_and_keeps_names_within_interface_limits() {
-        let mut config = LabConfig::default();
-        config.scope = LabScope::new("pnt-ab12cd");
-        config.nodes = 53;
-        let plan = LabPlan::new(config).unwrap();
+        let plan = LabPlan::new(LabConfig {
+            scope: LabScope::new("pnt-ab12cd"),
+            nodes: 53,
+            ..LabConfig::default()
+        })
+        .unwrap();
         assert_eq!(plan.bridge, "pnt-ab12cd-lab0");
         assert_eq!(plan.table, "pnt-ab12cd-lab");
         assert_eq!(plan.node(1).unwrap().netns, "pnt-ab12cd-node-1");

@@ -346,3 +346,122 @@ fn link_status(handle: &mut Handle, link: &Link) -> Result<LinkStatus> {
         addresses,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::LabConfig;
+
+    /// The status of a lab that is exactly `plan`.
+    fn built(plan: &LabPlan) -> LabStatus {
+        let members = plan
+            .members()
+            .map(|member| MemberStatus {
+                kind: member.kind,
+                netns: member.netns.clone(),
+                netns_present: true,
+                interface: Some(LinkStatus {
+                    name: member.interface.clone(),
+                    kind: Some("veth".into()),
+                    up: true,
+                    mac: Some(member.mac),
+                    addresses: vec![member.address],
+                }),
+                loopback_up: true,
+                forwarding: Some(member.forwarding),
+                default_routes: vec![Some(member.gateway)],
+                port: Some(PortStatus {
+                    link: LinkStatus {
+                        name: member.host_veth.clone(),
+                        kind: Some("veth".into()),
+                        up: true,
+                        mac: Some(member.host_veth_mac),
+                        addresses: Vec::new(),
+                    },
+                    on_bridge: true,
+                }),
+            })
+            .collect();
+        LabStatus {
+            scope: plan.scope.clone(),
+            bridge: Some(LinkStatus {
+                name: plan.bridge.clone(),
+                kind: Some("bridge".into()),
+                up: true,
+                mac: Some(plan.bridge_mac),
+                addresses: vec![plan.host_address],
+            }),
+            members,
+            table: Some("table inet podnet-lab { }".into()),
+            recorded: Recorded::Absent,
+            host_missing: false,
+        }
+    }
+
+    #[test]
+    fn a_lab_built_as_planned_has_no_differences() {
+        let plan = LabPlan::new(LabConfig::default()).unwrap();
+        let status = built(&plan);
+        assert_eq!(status.differences(&plan), Vec::<String>::new());
+        assert!(!status.is_absent());
+        assert_eq!(status.node(2).unwrap().netns, "podnet-node-2");
+    }
+
+    #[test]
+    fn each_difference_is_named() {
+        let plan = LabPlan::new(LabConfig::default()).unwrap();
+        let mut status = built(&plan);
+        status.table = None;
+        status
+            .bridge
+            .as_mut()
+            .unwrap()
+            .addresses
+            .push("172.30.0.2/24".parse().unwrap());
+        let node1 = &mut status.members[0];
+        node1.forwarding = Some(false);
+        node1.default_routes.push(None);
+        node1.port.as_mut().unwrap().on_bridge = false;
+        let node2 = &mut status.members[1];
+        node2.interface.as_mut().unwrap().up = false;
+        status.members.remove(2);
+
+        let smaller = LabPlan::new(LabConfig {
+            nodes: 1,
+            ..LabConfig::default()
+        })
+        .unwrap();
+        assert_eq!(
+            status.differences(&plan),
+            [
+                "table inet podnet-lab is missing",
+                "podnet-lab0 has [172.30.0.1/24, 172.30.0.2/24], not only 172.30.0.1/24",
+                "net.ipv4.ip_forward in podnet-node-1 is 0, not 1",
+                "default routes in podnet-node-1 go via [Some(172.30.0.1), None], not only via 172.30.0.1",
+                "podnet-n1 is not a port of podnet-lab0",
+                "eth0 is down in podnet-node-2",
+                "node 3 (podnet-node-3) is missing",
+            ]
+        );
+        let extra = status.differences(&smaller);
+        assert!(
+            extra.contains(&"node 2 (podnet-node-2) is not in the plan".to_string()),
+            "{extra:#?}"
+        );
+    }
+
+    #[test]
+    fn nothing_found_is_absent() {
+        let status = LabStatus {
+            scope: LabScope::default(),
+            bridge: None,
+            members: Vec::new(),
+            table: None,
+            recorded: Recorded::Absent,
+            host_missing: false,
+        };
+        assert!(status.is_absent());
+        let plan = LabPlan::new(LabConfig::default()).unwrap();
+        assert_eq!(status.differences(&plan).len(), 2 + 4);
+    }
+}

@@ -392,16 +392,23 @@ fn remove_members_beyond(host: &mut Handle, plan: &LabPlan, report: &mut UpRepor
         .links()
         .context(|| "list links of the host namespace".to_string())?
     {
-        if scope
+        let beyond = scope
             .member_of_host_veth(&link.name)
-            .is_some_and(|kind| !in_plan(kind))
+            .is_some_and(|kind| !in_plan(kind));
+        if !beyond {
+            continue;
+        }
+        if link.kind.as_deref() != Some("veth") {
+            return Err(Error::conflict(
+                format!("link {}", link.name),
+                format!("it is {}, not a veth", describe_kind(&link)),
+            ));
+        }
+        if host
+            .delete_link_by_name(&link.name)
+            .context(|| format!("delete {}", link.name))?
         {
-            if host
-                .delete_link_by_name(&link.name)
-                .context(|| format!("delete {}", link.name))?
-            {
-                report.changed(format!("deleted {}, which is not in the plan", link.name));
-            }
+            report.changed(format!("deleted {}, which is not in the plan", link.name));
         }
     }
     for name in named_netns()? {
