@@ -358,6 +358,10 @@ fn forwarding_from_the_lab_to_the_uplink_is_dropped() {
         ping(&node1, ip("172.30.0.1"), ANSWERS),
         "node to host still works"
     );
+    // Bridged traffic meets the forward hook too when br_netfilter is active, with the
+    // bridge as both interfaces: it must not count as leaving.
+    let listing = status(&lab.scope).unwrap().table.unwrap();
+    assert_eq!(counter_packets(&listing, "oifname != "), Some(dropped));
 
     // Control: without the table the same attempt goes through, so it was the
     // table that stopped it; up puts the table back.
