@@ -400,6 +400,59 @@ impl LabPlan {
         })
     }
 
+    /// Checks that the plan's names are the ones its scope gives, in order: `down`
+    /// and `status` find the lab by those names alone, so a plan edited by hand must
+    /// not build anything they would miss.
+    pub fn check_names(&self) -> Result<()> {
+        let scope = &self.scope;
+        scope.validate()?;
+        let mismatch = |what: String, found: &str, expected: String| {
+            Error::invalid(
+                what,
+                format!("{found:?} is not the name its scope gives ({expected:?})"),
+            )
+        };
+        if self.bridge != scope.bridge() {
+            return Err(mismatch("bridge".into(), &self.bridge, scope.bridge()));
+        }
+        if self.table != scope.table() {
+            return Err(mismatch("table".into(), &self.table, scope.table()));
+        }
+        let expected_kinds = (1..=self.nodes.len())
+            .map(MemberKind::Node)
+            .chain(std::iter::once(MemberKind::External));
+        for (member, kind) in self.members().zip(expected_kinds) {
+            if member.kind != kind {
+                return Err(Error::invalid(
+                    format!("{}", member.kind),
+                    format!("is listed where {kind} belongs"),
+                ));
+            }
+            if member.netns != scope.netns(kind) {
+                return Err(mismatch(
+                    format!("namespace of {kind}"),
+                    &member.netns,
+                    scope.netns(kind),
+                ));
+            }
+            if member.host_veth != scope.host_veth(kind) {
+                return Err(mismatch(
+                    format!("host veth of {kind}"),
+                    &member.host_veth,
+                    scope.host_veth(kind),
+                ));
+            }
+            if member.interface != scope.interface {
+                return Err(mismatch(
+                    format!("interface of {kind}"),
+                    &member.interface,
+                    scope.interface.clone(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Node `index` (from 1).
     pub fn node(&self, index: usize) -> Option<&Member> {
         index.checked_sub(1).and_then(|i| self.nodes.get(i))
@@ -679,6 +732,29 @@ mod tests {
         macs.sort();
         macs.dedup();
         assert_eq!(macs.len(), count);
+    }
+
+    #[test]
+    fn plans_whose_names_left_their_scope_are_refused() {
+        let plan = LabPlan::new(LabConfig::default()).unwrap();
+        plan.check_names().unwrap();
+        let mut renamed = plan.clone();
+        renamed.bridge = "br-lab".into();
+        assert!(renamed
+            .check_names()
+            .unwrap_err()
+            .to_string()
+            .contains("bridge"));
+        let mut renamed = plan.clone();
+        renamed.nodes[1].netns = "elsewhere".into();
+        let error = renamed.check_names().unwrap_err().to_string();
+        assert!(error.contains("namespace of node 2"), "{error}");
+        let mut reordered = plan.clone();
+        reordered.nodes.swap(0, 1);
+        assert!(reordered.check_names().is_err());
+        let mut renamed = plan;
+        renamed.external.interface = "eth1".into();
+        assert!(renamed.check_names().is_err());
     }
 
     #[test]

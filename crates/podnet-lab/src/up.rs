@@ -37,7 +37,7 @@ impl UpReport {
 /// The firewall table goes in first, so that nothing the lab builds can forward to
 /// the uplink before it is in place.
 pub fn up(plan: &LabPlan) -> Result<UpReport> {
-    plan.scope.validate()?;
+    plan.check_names()?;
     let mut report = UpReport::default();
     let mut host = Host::open(&plan.scope)?;
 
