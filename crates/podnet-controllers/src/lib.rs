@@ -8,3 +8,4 @@ pub mod error;
 pub mod events;
 pub mod node_ipam;
 pub mod scheduler;
+pub mod watch;
