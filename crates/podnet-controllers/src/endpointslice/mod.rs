@@ -1,1 +1,5 @@
-//! x
+//! placeholder
+pub mod desired;
+pub mod endpoints;
+pub mod slices;
+pub mod tracker;
