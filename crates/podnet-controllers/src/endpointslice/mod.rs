@@ -100,7 +100,11 @@ fn endpoint_view(pod: &Pod) -> EndpointView {
         subdomain: spec.and_then(|s| s.subdomain.clone()),
         ports: spec
             .into_iter()
-            .flat_map(|s| s.containers.iter().chain(s.init_containers.iter().flatten()))
+            .flat_map(|s| {
+                s.containers
+                    .iter()
+                    .chain(s.init_containers.iter().flatten())
+            })
             .flat_map(|c| c.ports.iter().flatten().cloned())
             .collect(),
     }
@@ -164,12 +168,12 @@ impl Context {
         let namespace = service.namespace().unwrap_or_default();
         let api: Api<EndpointSlice> = Api::namespaced(self.client.clone(), &namespace);
         for slice in &plan.create {
-            let created = api
-                .create(&PostParams::default(), slice)
-                .await
-                .map_err(ControllerError::api(format!(
-                    "creating an EndpointSlice for Service {key}"
-                )))?;
+            let created =
+                api.create(&PostParams::default(), slice)
+                    .await
+                    .map_err(ControllerError::api(format!(
+                        "creating an EndpointSlice for Service {key}"
+                    )))?;
             self.tracker().written(key, &created);
         }
         for slice in &plan.update {
@@ -179,7 +183,9 @@ impl Context {
                 .await
                 .map_err(|source| {
                     if is_conflict(&source) {
-                        ControllerError::StaleCache(format!("updating EndpointSlice {name} of Service {key}"))
+                        ControllerError::StaleCache(format!(
+                            "updating EndpointSlice {name} of Service {key}"
+                        ))
                     } else {
                         ControllerError::Api {
                             context: format!("updating EndpointSlice {name} of Service {key}"),
@@ -266,7 +272,9 @@ impl Context {
         }
         let api: Api<Endpoints> = Api::namespaced(self.client.clone(), namespace);
         match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => tracing::debug!(%namespace, %name, "deleted the Endpoints of a deleted Service"),
+            Ok(_) => {
+                tracing::debug!(%namespace, %name, "deleted the Endpoints of a deleted Service")
+            }
             Err(error) if is_not_found(&error) => {}
             Err(error) => {
                 tracing::warn!(%namespace, %name, %error, "could not delete the Endpoints of a deleted Service");
@@ -295,7 +303,11 @@ async fn reconcile(service: Arc<Service>, ctx: Arc<Context>) -> Result<Action, C
             "EndpointSlices of Service {key}"
         )));
     }
-    let node_of = |node: &str| ctx.nodes.get(&ObjectRef::new(node)).map(|n| Node::clone(&n));
+    let node_of = |node: &str| {
+        ctx.nodes
+            .get(&ObjectRef::new(node))
+            .map(|n| Node::clone(&n))
+    };
     let plan = plan_slices(
         &service,
         &pods,
@@ -457,7 +469,8 @@ async fn watch_slices(
     queue: Queue,
 ) -> ControllerError {
     let api: Api<EndpointSlice> = Api::all(ctx.client.clone());
-    let managed = watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={CONTROLLER_NAME}"));
+    let managed =
+        watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={CONTROLLER_NAME}"));
     let mut events = watcher(api, managed).default_backoff().boxed();
     while let Some(event) = events.next().await {
         let event = match event {
@@ -539,8 +552,8 @@ async fn remove_leftover_endpoints(ctx: &Context) {
         return;
     }
     let leftovers = ctx.endpoints.state_filter(|ep| {
-        let service = ObjectRef::<Service>::new(&ep.name_any())
-            .within(&ep.namespace().unwrap_or_default());
+        let service =
+            ObjectRef::<Service>::new(&ep.name_any()).within(&ep.namespace().unwrap_or_default());
         !ep.annotations().contains_key(LEADER_ANNOTATION) && ctx.services.get(&service).is_none()
     });
     for ep in leftovers {
@@ -627,11 +640,10 @@ mod tests {
         let before = pod("a", &[("app", "web")], "10.244.0.5", true);
         let mut chatter = before.clone();
         chatter.metadata.annotations = Some([("x".to_string(), "y".to_string())].into());
-        chatter.status.as_mut().expect("status").start_time = Some(
-            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        chatter.status.as_mut().expect("status").start_time =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
                 k8s_openapi::jiff::Timestamp::now(),
-            ),
-        );
+            ));
         assert_eq!(endpoint_view(&before), endpoint_view(&chatter));
         let unready = pod("a", &[("app", "web")], "10.244.0.5", false);
         assert_ne!(endpoint_view(&before), endpoint_view(&unready));
