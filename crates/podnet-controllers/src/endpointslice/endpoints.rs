@@ -70,6 +70,11 @@ fn pod_address(service: &Service, pod: &Pod) -> Option<EndpointAddress> {
 }
 
 type PortId = Option<(String, i32, String, String)>;
+/// An address by IP and pod uid, and whether it is ready.
+type AddressId = (String, String);
+type Readiness = (EndpointAddress, bool);
+/// Addresses that offer the same ports, with those ports.
+type Offering = (Vec<Readiness>, Vec<EndpointPort>);
 
 fn port_id(port: Option<&EndpointPort>) -> PortId {
     port.map(|p| {
@@ -82,7 +87,7 @@ fn port_id(port: Option<&EndpointPort>) -> PortId {
     })
 }
 
-fn address_id(address: &EndpointAddress) -> (String, String) {
+fn address_id(address: &EndpointAddress) -> AddressId {
     let uid = address
         .target_ref
         .as_ref()
@@ -96,8 +101,7 @@ fn address_id(address: &EndpointAddress) -> (String, String) {
 /// name), so equal contents compare equal.
 pub fn repack(subsets: &[EndpointSubset]) -> Vec<EndpointSubset> {
     // Per port: every address offering it, and whether it is ready there.
-    let mut by_port: BTreeMap<PortId, BTreeMap<(String, String), (EndpointAddress, bool)>> =
-        BTreeMap::new();
+    let mut by_port: BTreeMap<PortId, BTreeMap<AddressId, Readiness>> = BTreeMap::new();
     let mut ports: BTreeMap<PortId, Option<EndpointPort>> = BTreeMap::new();
     for subset in subsets {
         let subset_ports: Vec<Option<&EndpointPort>> = match subset.ports.as_deref() {
@@ -119,10 +123,7 @@ pub fn repack(subsets: &[EndpointSubset]) -> Vec<EndpointSubset> {
         }
     }
     // Ports offered by the same addresses (with the same readiness) share a subset.
-    let mut grouped: BTreeMap<
-        Vec<(String, String, bool)>,
-        (Vec<(EndpointAddress, bool)>, Vec<EndpointPort>),
-    > = BTreeMap::new();
+    let mut grouped: BTreeMap<Vec<(String, String, bool)>, Offering> = BTreeMap::new();
     for (id, addresses) in by_port {
         let key: Vec<(String, String, bool)> = addresses
             .iter()
@@ -140,7 +141,7 @@ pub fn repack(subsets: &[EndpointSubset]) -> Vec<EndpointSubset> {
         .map(|(addresses, ports)| {
             let (ready, not_ready): (Vec<_>, Vec<_>) =
                 addresses.into_iter().partition(|(_, ready)| *ready);
-            let strip = |list: Vec<(EndpointAddress, bool)>| {
+            let strip = |list: Vec<Readiness>| {
                 let list: Vec<EndpointAddress> = list.into_iter().map(|(a, _)| a).collect();
                 (!list.is_empty()).then_some(list)
             };

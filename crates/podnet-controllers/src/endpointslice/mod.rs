@@ -35,12 +35,15 @@ use tokio::sync::{mpsc, Notify};
 use crate::error::{is_conflict, is_not_found, ControllerError};
 use crate::events::{object_reference, EventRecorder, EventType};
 use crate::watch;
+use tracker::SliceTracker;
 
 pub use desired::{CONTROLLER_NAME, LABEL_MANAGED_BY, LABEL_SERVICE_NAME};
 pub use slices::{plan_slices, SlicePlan, DEFAULT_MAX_ENDPOINTS_PER_SLICE};
 
 /// The component name on this controller's events, as in Kubernetes.
 pub const EVENT_COMPONENT: &str = "endpoint-slice-controller";
+/// The component name on events about legacy Endpoints, Kubernetes' Endpoints controller's.
+pub const ENDPOINTS_EVENT_COMPONENT: &str = "endpoint-controller";
 
 /// Annotation marking Endpoints used for leader election, never deleted as leftovers.
 const LEADER_ANNOTATION: &str = "control-plane.alpha.kubernetes.io/leader";
@@ -120,9 +123,8 @@ struct Context {
     endpoints: Store<Endpoints>,
     tracker: Mutex<SliceTracker>,
     recorder: EventRecorder,
+    endpoints_recorder: EventRecorder,
 }
-
-use tracker::SliceTracker;
 
 impl Context {
     async fn caches_ready(&self) -> Result<(), ControllerError> {
@@ -228,17 +230,11 @@ impl Context {
             return Ok(());
         };
         let api: Api<Endpoints> = Api::namespaced(self.client.clone(), &namespace);
-        let (written, reason, what) = match current {
-            Some(_) => (
-                api.replace(&name, &PostParams::default(), &wanted).await,
-                "FailedToUpdateEndpoint",
-                "update",
-            ),
-            None => (
-                api.create(&PostParams::default(), &wanted).await,
-                "FailedToCreateEndpoint",
-                "create",
-            ),
+        let creating = current.is_none();
+        let written = if creating {
+            api.create(&PostParams::default(), &wanted).await
+        } else {
+            api.replace(&name, &PostParams::default(), &wanted).await
         };
         match written {
             Ok(_) => Ok(()),
@@ -247,11 +243,18 @@ impl Context {
                 "Endpoints of Service {key}"
             ))),
             Err(source) => {
-                let message = match what {
-                    "create" => format!("Failed to create endpoint for service {key}: {source}"),
-                    _ => format!("Failed to update endpoint {key}: {source}"),
+                let (reason, message) = if creating {
+                    (
+                        "FailedToCreateEndpoint",
+                        format!("Failed to create endpoint for service {key}: {source}"),
+                    )
+                } else {
+                    (
+                        "FailedToUpdateEndpoint",
+                        format!("Failed to update endpoint {key}: {source}"),
+                    )
                 };
-                self.recorder.record(
+                self.endpoints_recorder.record(
                     object_reference(&wanted),
                     EventType::Warning,
                     reason,
@@ -580,6 +583,7 @@ pub async fn run(client: Client, config: EndpointSliceConfig) -> Result<(), Cont
     let workers = config.workers;
     let ctx = Arc::new(Context {
         recorder: EventRecorder::start(client.clone(), EVENT_COMPONENT),
+        endpoints_recorder: EventRecorder::start(client.clone(), ENDPOINTS_EVENT_COMPONENT),
         client: client.clone(),
         config,
         services: services.clone(),

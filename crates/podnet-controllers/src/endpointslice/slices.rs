@@ -290,9 +290,9 @@ fn plan_address_type(
 /// The slice writes for `service` given its selected pods and its existing
 /// slices (those labelled with its name and managed by this controller).
 /// `node_of` finds a node by name. A Service being deleted gets no new slices.
-pub fn plan_slices<'a>(
+pub fn plan_slices(
     service: &Service,
-    pods: &[&'a Pod],
+    pods: &[&Pod],
     node_of: impl Fn(&str) -> Option<Node>,
     existing: &[&EndpointSlice],
     max_per_slice: usize,

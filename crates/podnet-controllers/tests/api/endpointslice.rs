@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Endpoints, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointSlice};
-use kube::api::{DeleteParams, ListParams, PostParams};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
 use podnet_controllers::endpointslice::{self, EndpointSliceConfig};
 use serde_json::{json, Value};
@@ -140,6 +140,26 @@ async fn a_services_slice_follows_its_pods_readiness_and_termination() {
         Some("Pod")
     );
 
+    // Nothing to change: a reconcile (the Service was touched) writes nothing.
+    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+    let endpoints_version = eventually("the Endpoints object", PATIENCE, || async {
+        endpoints.get_opt("web").await.ok().flatten()
+    })
+    .await
+    .resource_version();
+    let services: Api<Service> = Api::namespaced(cluster.client.clone(), "default");
+    let touch = json!({"metadata": {"annotations": {"touched": "yes"}}});
+    services
+        .patch("web", &PatchParams::default(), &Patch::Merge(&touch))
+        .await
+        .expect("touch the service");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let again = slices_of(&cluster, "web").await;
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].resource_version(), slice.resource_version());
+    let endpoints_now = endpoints.get("web").await.expect("endpoints");
+    assert_eq!(endpoints_now.resource_version(), endpoints_version);
+
     // Readiness lost, as a kubelet reports a failing probe.
     cluster.set_pod_running("b", "10.244.0.11", false).await;
     eventually("b not ready", PATIENCE, || async {
@@ -166,7 +186,6 @@ async fn a_services_slice_follows_its_pods_readiness_and_termination() {
     .await;
 
     // The legacy Endpoints list the ready pod as ready and the others as not ready.
-    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
     let (ready_ips, not_ready_ips) = eventually("the Endpoints object", PATIENCE, || async {
         let ep = endpoints.get("web").await.ok()?;
         let subsets = ep.subsets.unwrap_or_default();
