@@ -21,6 +21,10 @@ use super::desired::{
 pub const MAX_ENDPOINTS_ADDRESSES: usize = 1000;
 /// Annotation on a truncated Endpoints object.
 pub const ANNOTATION_OVER_CAPACITY: &str = "endpoints.kubernetes.io/over-capacity";
+/// Label marking the Endpoints objects a controller (not a user) manages.
+pub const LABEL_ENDPOINTS_MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
+/// The Endpoints controller's value of [`LABEL_ENDPOINTS_MANAGED_BY`].
+pub const ENDPOINTS_CONTROLLER_NAME: &str = "endpoint-controller";
 
 fn publish_not_ready(service: &Service) -> bool {
     service
@@ -245,7 +249,8 @@ pub fn truncate(subsets: &mut [EndpointSubset]) -> bool {
     true
 }
 
-/// The labels of a Service's Endpoints: the Service's, plus the headless mark.
+/// The labels of a Service's Endpoints: the Service's, the headless mark,
+/// and the managing controller (as Kubernetes marks them since 1.33).
 pub fn endpoints_labels(service: &Service) -> BTreeMap<String, String> {
     let mut labels: BTreeMap<String, String> = service.labels().clone();
     if has_cluster_ip(service) {
@@ -253,7 +258,20 @@ pub fn endpoints_labels(service: &Service) -> BTreeMap<String, String> {
     } else {
         labels.insert(LABEL_HEADLESS.into(), String::new());
     }
+    labels.insert(
+        LABEL_ENDPOINTS_MANAGED_BY.into(),
+        ENDPOINTS_CONTROLLER_NAME.into(),
+    );
     labels
+}
+
+/// Whether this controller (or Kubernetes' Endpoints controller) wrote `endpoints`.
+pub fn is_managed_endpoints(endpoints: &Endpoints) -> bool {
+    endpoints
+        .labels()
+        .get(LABEL_ENDPOINTS_MANAGED_BY)
+        .map(String::as_str)
+        == Some(ENDPOINTS_CONTROLLER_NAME)
 }
 
 /// The Endpoints object to write for `service`, or `None` when `current`
@@ -409,6 +427,7 @@ mod tests {
         );
         let object = desired_endpoints_object(&svc, &[p], None).expect("new");
         assert_eq!(object.labels()[LABEL_HEADLESS], "");
+        assert!(is_managed_endpoints(&object));
         // Without ports and with a cluster IP there is nothing to list.
         let plain = service("db", &[("app", "db")], vec![]);
         assert!(

@@ -45,9 +45,6 @@ pub const EVENT_COMPONENT: &str = "endpoint-slice-controller";
 /// The component name on events about legacy Endpoints, Kubernetes' Endpoints controller's.
 pub const ENDPOINTS_EVENT_COMPONENT: &str = "endpoint-controller";
 
-/// Annotation marking Endpoints used for leader election, never deleted as leftovers.
-const LEADER_ANNOTATION: &str = "control-plane.alpha.kubernetes.io/leader";
-
 /// A reconcile that found its cache behind its own writes is tried again after this long.
 const STALE_RETRY_AFTER: Duration = Duration::from_millis(50);
 /// A failed reconcile is tried again after this long.
@@ -549,7 +546,9 @@ async fn watch_endpoints(
 }
 
 /// Endpoints whose Service went while no controller watched: Kubernetes'
-/// Endpoints controller removes them when it starts, and so does this one.
+/// Endpoints controller removes them when it starts, and so does this one,
+/// but only those marked as written by an Endpoints controller, never a
+/// user's.
 async fn remove_leftover_endpoints(ctx: &Context) {
     if ctx.services.wait_until_ready().await.is_err() {
         return;
@@ -557,7 +556,7 @@ async fn remove_leftover_endpoints(ctx: &Context) {
     let leftovers = ctx.endpoints.state_filter(|ep| {
         let service =
             ObjectRef::<Service>::new(&ep.name_any()).within(&ep.namespace().unwrap_or_default());
-        !ep.annotations().contains_key(LEADER_ANNOTATION) && ctx.services.get(&service).is_none()
+        endpoints::is_managed_endpoints(ep) && ctx.services.get(&service).is_none()
     });
     for ep in leftovers {
         let namespace = ep.namespace().unwrap_or_default();

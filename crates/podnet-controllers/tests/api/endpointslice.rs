@@ -428,3 +428,41 @@ async fn a_deleted_services_endpoints_go_and_a_deleted_slice_comes_back() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_start_managed_endpoints_without_a_service_go_and_users_stay() {
+    let mut cluster = Cluster::start().await;
+    let endpoints: Api<Endpoints> = Api::namespaced(cluster.client.clone(), "default");
+    for (name, labels) in [
+        (
+            "stale",
+            json!({"endpoints.kubernetes.io/managed-by": "endpoint-controller"}),
+        ),
+        ("handmade", json!({})),
+    ] {
+        let object: Endpoints = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": name, "labels": labels},
+            "subsets": [{"addresses": [{"ip": "192.0.2.7"}], "ports": [{"port": 80}]}]
+        }))
+        .expect("endpoints");
+        endpoints
+            .create(&PostParams::default(), &object)
+            .await
+            .expect("create endpoints");
+    }
+    cluster.spawn(endpointslice::run(
+        cluster.client.clone(),
+        EndpointSliceConfig::default(),
+    ));
+    eventually("the stale Endpoints gone", PATIENCE, || async {
+        endpoints
+            .get_opt("stale")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(endpoints.get_opt("handmade").await.expect("get").is_some());
+}
