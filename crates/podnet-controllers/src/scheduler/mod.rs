@@ -248,6 +248,7 @@ impl Scheduler {
     }
 
     async fn bind(&self, pod: Arc<Pod>, node: String) {
+        // The semaphore is never closed, so acquiring only waits for a free slot.
         let Ok(permit) = Arc::clone(&self.bindings).acquire_owned().await else {
             return;
         };
