@@ -1217,6 +1217,7 @@ impl Registry {
                     _ => {
                         let mut bound = current.clone();
                         bound["spec"]["nodeName"] = json!(node);
+                        mark_scheduled(&mut bound);
                         Ok(bound)
                     }
                 }
@@ -1281,6 +1282,28 @@ fn patch_error(res: &Resource, name: &str, e: patch::PatchError) -> ApiError {
 
 fn is_service(res: &Resource) -> bool {
     res.group.is_empty() && res.kind == "Service"
+}
+
+/// A bound pod's PodScheduled condition turns True, as Kubernetes' binding
+/// does, replacing the Unschedulable one a scheduler may have written.
+fn mark_scheduled(pod: &mut Value) {
+    let scheduled = json!({
+        "type": "PodScheduled",
+        "status": "True",
+        "lastProbeTime": null,
+        "lastTransitionTime": object::now_rfc3339(),
+    });
+    if !pod["status"].is_object() {
+        pod["status"] = json!({});
+    }
+    let conditions = &mut pod["status"]["conditions"];
+    match conditions.as_array_mut() {
+        Some(list) => match list.iter_mut().find(|c| c["type"] == "PodScheduled") {
+            Some(existing) => *existing = scheduled,
+            None => list.push(scheduled),
+        },
+        None => *conditions = json!([scheduled]),
+    }
 }
 
 /// Kinds whose metadata.generation counts spec changes.
@@ -1501,6 +1524,23 @@ mod tests {
             json!({"metadata": {"name": "p"}, "spec": {"nodeName": "n2"}, "status": {"phase": "Failed"}}),
         );
         assert_eq!(main["status"]["phase"], "Pending");
+    }
+
+    #[test]
+    fn binding_marks_the_pod_scheduled_in_place_of_an_unschedulable_condition() {
+        let mut fresh = json!({"status": {"phase": "Pending"}});
+        mark_scheduled(&mut fresh);
+        assert_eq!(fresh["status"]["conditions"][0]["type"], "PodScheduled");
+        assert_eq!(fresh["status"]["conditions"][0]["status"], "True");
+        let mut refused = json!({"status": {"conditions": [
+            {"type": "Ready", "status": "False"},
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available"}
+        ]}});
+        mark_scheduled(&mut refused);
+        let conditions = refused["status"]["conditions"].as_array().unwrap();
+        assert_eq!(conditions.len(), 2);
+        assert_eq!(conditions[1]["status"], "True");
+        assert!(conditions[1].get("reason").is_none());
     }
 
     #[test]

@@ -1,0 +1,8 @@
+//! The controllers against a real podnet API server in this process,
+//! through kube-rs, as they run in a cluster.
+
+mod support;
+
+mod endpointslice;
+mod node_ipam;
+mod scheduler;
