@@ -8,6 +8,7 @@
 //! work against any Kubernetes API server. Deleting what workloads own is
 //! the API server's garbage collector's job (owner references).
 
+pub mod deployment;
 pub mod error;
 pub mod hash;
 pub mod intstr;
