@@ -21,5 +21,8 @@ pub use error::{PlanError, ReconcileError};
 
 /// Runs every workload controller until their watches end.
 pub async fn run(client: kube::Client) {
-    tokio::join!(replicaset::run(client.clone()),);
+    tokio::join!(
+        deployment::run(client.clone()),
+        replicaset::run(client.clone()),
+    );
 }

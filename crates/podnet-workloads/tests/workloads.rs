@@ -1,0 +1,327 @@
+//! The workload controllers against a real podnet API server through
+//! kube-rs, with the test in the kubelet's place.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, ResourceExt};
+use serde_json::json;
+use support::{eventually, is_ready, names, wait_for, Cluster};
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn deployment(name: &str, replicas: i32, image: &str, strategy: serde_json::Value) -> Deployment {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "strategy": strategy,
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": image}]},
+            },
+        },
+    }))
+    .expect("a valid Deployment")
+}
+
+async fn owned_replica_sets(cluster: &Cluster, deployment: &Deployment) -> Vec<ReplicaSet> {
+    let uid = deployment.uid().expect("uid");
+    let replica_sets: Api<ReplicaSet> = cluster.api();
+    replica_sets
+        .list(&ListParams::default())
+        .await
+        .expect("list ReplicaSets")
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.owner_references()
+                .iter()
+                .any(|r| r.uid == uid && r.controller == Some(true))
+        })
+        .collect()
+}
+
+fn owned_by<'a>(pods: &'a [Pod], rs: &ReplicaSet) -> Vec<&'a Pod> {
+    let uid = rs.uid().expect("uid");
+    pods.iter()
+        .filter(|p| p.owner_references().iter().any(|r| r.uid == uid))
+        .collect()
+}
+
+async fn mark_all_ready(cluster: &Cluster) {
+    for pod in cluster.active_pods().await {
+        if !is_ready(&pod) {
+            cluster.mark_ready(&pod.name_any()).await;
+        }
+    }
+}
+
+/// Waits until the Deployment's status reports `replicas` pods, all
+/// updated, ready and available, for its latest generation.
+async fn wait_complete(cluster: &Cluster, name: &str, replicas: i32) -> Deployment {
+    let deployments: Api<Deployment> = cluster.api();
+    wait_for(
+        &format!("Deployment {name} complete with {replicas}"),
+        WAIT,
+        || async {
+            let d = deployments.get(name).await.ok()?;
+            let status = d.status.clone()?;
+            let wanted = (replicas != 0).then_some(replicas);
+            let complete = status.observed_generation == d.metadata.generation
+                && status.replicas == wanted
+                && status.updated_replicas == wanted
+                && status.ready_replicas == wanted
+                && status.available_replicas == wanted;
+            let progressed = status.conditions.iter().flatten().any(|c| {
+                c.type_ == "Progressing" && c.reason.as_deref() == Some("NewReplicaSetAvailable")
+            });
+            (complete && progressed).then_some(d)
+        },
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_makes_a_replica_set_and_pods_and_scales() {
+    let cluster = Cluster::start().await;
+    let deployments: Api<Deployment> = cluster.api();
+    let created = deployments
+        .create(
+            &PostParams::default(),
+            &deployment("web", 3, "nginx:1", json!({})),
+        )
+        .await
+        .expect("create the Deployment");
+
+    let rs = wait_for("one ReplicaSet", WAIT, || async {
+        let owned = owned_replica_sets(&cluster, &created).await;
+        (owned.len() == 1).then(|| owned[0].clone())
+    })
+    .await;
+    let hash = rs.labels()["pod-template-hash"].clone();
+    assert_eq!(rs.name_any(), format!("web-{hash}"));
+    assert_eq!(rs.annotations()["deployment.kubernetes.io/revision"], "1");
+    let selector = rs
+        .spec
+        .as_ref()
+        .unwrap()
+        .selector
+        .match_labels
+        .clone()
+        .unwrap();
+    assert_eq!(selector["pod-template-hash"], hash);
+
+    eventually("3 pods", WAIT, || async {
+        cluster.active_pods().await.len() == 3
+    })
+    .await;
+    let pods = cluster.active_pods().await;
+    for pod in &pods {
+        let name = pod.name_any();
+        let suffix = name
+            .strip_prefix(&format!("{}-", rs.name_any()))
+            .expect("named after the ReplicaSet");
+        assert_eq!(suffix.len(), 5, "{name}");
+        let owner = &pod.owner_references()[0];
+        assert_eq!(
+            (owner.kind.as_str(), owner.name.as_str()),
+            ("ReplicaSet", rs.name_any().as_str())
+        );
+        assert_eq!(owner.controller, Some(true));
+        assert_eq!(owner.block_owner_deletion, Some(true));
+        assert_eq!(pod.labels()["pod-template-hash"], hash);
+    }
+    let status = deployments.get("web").await.unwrap().status.unwrap();
+    assert_eq!(status.available_replicas, None, "no pod is ready yet");
+
+    mark_all_ready(&cluster).await;
+    let done = wait_complete(&cluster, "web", 3).await;
+    let conditions = done.status.clone().unwrap().conditions.unwrap();
+    assert!(conditions
+        .iter()
+        .any(|c| c.type_ == "Available" && c.status == "True"));
+    assert_eq!(done.annotations()["deployment.kubernetes.io/revision"], "1");
+
+    for replicas in [5, 1] {
+        let patch = json!({"spec": {"replicas": replicas}});
+        deployments
+            .patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .expect("scale");
+        eventually(&format!("{replicas} pods"), WAIT, || async {
+            cluster.active_pods().await.len() == replicas as usize
+        })
+        .await;
+        mark_all_ready(&cluster).await;
+        wait_complete(&cluster, "web", replicas).await;
+        let owned = owned_replica_sets(&cluster, &created).await;
+        assert_eq!(owned.len(), 1, "scaling makes no new ReplicaSet");
+        assert_eq!(owned[0].spec.as_ref().unwrap().replicas, Some(replicas));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_update_honours_max_surge_max_unavailable_and_readiness() {
+    let cluster = Cluster::start().await;
+    let deployments: Api<Deployment> = cluster.api();
+    let strategy =
+        json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 1}});
+    let created = deployments
+        .create(
+            &PostParams::default(),
+            &deployment("web", 4, "nginx:1", strategy),
+        )
+        .await
+        .expect("create the Deployment");
+    eventually("4 pods", WAIT, || async {
+        cluster.active_pods().await.len() == 4
+    })
+    .await;
+    mark_all_ready(&cluster).await;
+    wait_complete(&cluster, "web", 4).await;
+    let first = owned_replica_sets(&cluster, &created).await.remove(0);
+
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:2"}]}}}});
+    deployments
+        .patch("web", &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .expect("change the image");
+
+    // Act as the kubelets: one new pod at a time becomes ready, and only
+    // after the pods seen are within bounds: at most 4 + 1 pods, at least
+    // 4 - 1 ready.
+    let mut most_pods = 0;
+    let mut fewest_ready = usize::MAX;
+    let mut marked = BTreeSet::new();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rollout did not finish"
+        );
+        let pods = cluster.active_pods().await;
+        let ready = pods.iter().filter(|p| is_ready(p)).count();
+        most_pods = most_pods.max(pods.len());
+        fewest_ready = fewest_ready.min(ready);
+        assert!(
+            pods.len() <= 5,
+            "more pods than maxSurge allows: {:?}",
+            names(&pods)
+        );
+        assert!(
+            ready >= 3,
+            "fewer ready pods than maxUnavailable allows: {:?}",
+            names(&pods)
+        );
+        let first_uid = first.uid().unwrap();
+        let old_left = pods
+            .iter()
+            .filter(|p| p.owner_references().iter().any(|r| r.uid == first_uid))
+            .count();
+        if old_left == 0 && pods.len() == 4 && ready == 4 {
+            break;
+        }
+        if let Some(unready) = pods
+            .iter()
+            .find(|p| !is_ready(p) && !marked.contains(&p.name_any()))
+        {
+            cluster.mark_ready(&unready.name_any()).await;
+            marked.insert(unready.name_any());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(most_pods, 5, "the rollout used its surge");
+    assert!(fewest_ready >= 3);
+
+    let done = wait_complete(&cluster, "web", 4).await;
+    assert_eq!(done.annotations()["deployment.kubernetes.io/revision"], "2");
+    let mut owned = owned_replica_sets(&cluster, &created).await;
+    owned.sort_by_key(|rs| rs.annotations()["deployment.kubernetes.io/revision"].clone());
+    assert_eq!(owned.len(), 2);
+    assert_eq!(owned[0].uid(), first.uid());
+    assert_eq!(owned[0].spec.as_ref().unwrap().replicas, Some(0));
+    assert_eq!(owned[1].spec.as_ref().unwrap().replicas, Some(4));
+    let pods = cluster.active_pods().await;
+    assert_eq!(owned_by(&pods, &owned[1]).len(), 4);
+    assert_ne!(
+        owned[0].labels()["pod-template-hash"],
+        owned[1].labels()["pod-template-hash"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recreate_replaces_every_pod_at_once() {
+    let cluster = Cluster::start().await;
+    let deployments: Api<Deployment> = cluster.api();
+    let created = deployments
+        .create(
+            &PostParams::default(),
+            &deployment("db", 2, "postgres:16", json!({"type": "Recreate"})),
+        )
+        .await
+        .expect("create the Deployment");
+    eventually("2 pods", WAIT, || async {
+        cluster.active_pods().await.len() == 2
+    })
+    .await;
+    mark_all_ready(&cluster).await;
+    wait_complete(&cluster, "db", 2).await;
+    let old = names(&cluster.active_pods().await);
+
+    let patch = json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "postgres:17"}]}}}});
+    deployments
+        .patch("db", &PatchParams::default(), &Patch::Strategic(&patch))
+        .await
+        .expect("change the image");
+    eventually("2 new pods", WAIT, || async {
+        let pods = cluster.active_pods().await;
+        pods.len() == 2 && names(&pods).iter().all(|n| !old.contains(n))
+    })
+    .await;
+    mark_all_ready(&cluster).await;
+    wait_complete(&cluster, "db", 2).await;
+    assert_eq!(owned_replica_sets(&cluster, &created).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_deployment_removes_its_replica_sets_and_pods() {
+    let cluster = Cluster::start().await;
+    let deployments: Api<Deployment> = cluster.api();
+    deployments
+        .create(
+            &PostParams::default(),
+            &deployment("web", 2, "nginx:1", json!({})),
+        )
+        .await
+        .expect("create the Deployment");
+    eventually("2 pods", WAIT, || async {
+        cluster.active_pods().await.len() == 2
+    })
+    .await;
+    deployments
+        .delete("web", &DeleteParams::default())
+        .await
+        .expect("delete the Deployment");
+    let replica_sets: Api<ReplicaSet> = cluster.api();
+    let pods: Api<Pod> = cluster.api();
+    eventually("no ReplicaSets and no pods", WAIT, || async {
+        let rs_left = replica_sets
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len();
+        let pods_left = pods.list(&ListParams::default()).await.unwrap().items.len();
+        rs_left == 0 && pods_left == 0
+    })
+    .await;
+}
