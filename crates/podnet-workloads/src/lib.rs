@@ -16,6 +16,7 @@ pub mod owners;
 pub mod pods;
 pub mod replicaset;
 mod runtime;
+pub mod statefulset;
 
 pub use error::{PlanError, ReconcileError};
 
@@ -24,5 +25,6 @@ pub async fn run(client: kube::Client) {
     tokio::join!(
         deployment::run(client.clone()),
         replicaset::run(client.clone()),
+        statefulset::run(client.clone()),
     );
 }

@@ -6,7 +6,7 @@ mod support;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, ResourceExt};
@@ -322,6 +322,126 @@ async fn deleting_a_deployment_removes_its_replica_sets_and_pods() {
             .len();
         let pods_left = pods.list(&ListParams::default()).await.unwrap().items.len();
         rs_left == 0 && pods_left == 0
+    })
+    .await;
+}
+
+fn stateful_set(name: &str, replicas: i32, policy: &str) -> StatefulSet {
+    serde_json::from_value(json!({
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "serviceName": "nginx",
+            "podManagementPolicy": policy,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1"}]},
+            },
+        },
+    }))
+    .expect("a valid StatefulSet")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stateful_set_starts_pods_in_order_once_each_is_ready() {
+    let cluster = Cluster::start().await;
+    let sets: Api<StatefulSet> = cluster.api();
+    let created = sets
+        .create(
+            &PostParams::default(),
+            &stateful_set("web", 3, "OrderedReady"),
+        )
+        .await
+        .expect("create the StatefulSet");
+
+    for ordinal in 0..3 {
+        let name = format!("web-{ordinal}");
+        eventually(&format!("pod {name}"), WAIT, || async {
+            names(&cluster.active_pods().await).contains(&name)
+        })
+        .await;
+        // The next ordinal waits while this one is not Ready.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let pods = cluster.active_pods().await;
+        assert_eq!(pods.len(), ordinal + 1, "{:?}", names(&pods));
+        let pod = pods.iter().find(|p| p.name_any() == name).unwrap();
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.hostname.as_deref(), Some(name.as_str()));
+        assert_eq!(spec.subdomain.as_deref(), Some("nginx"));
+        assert_eq!(pod.labels()["statefulset.kubernetes.io/pod-name"], name);
+        assert_eq!(
+            pod.labels()["apps.kubernetes.io/pod-index"],
+            ordinal.to_string()
+        );
+        let owner = &pod.owner_references()[0];
+        assert_eq!(owner.uid, created.uid().unwrap());
+        assert_eq!(owner.controller, Some(true));
+        cluster.mark_ready(&name).await;
+    }
+
+    let set = wait_for("3 ready replicas", WAIT, || async {
+        let set = sets.get("web").await.ok()?;
+        let status = set.status.clone()?;
+        (status.ready_replicas == Some(3) && status.available_replicas == Some(3)).then_some(set)
+    })
+    .await;
+    let status = set.status.unwrap();
+    assert_eq!(status.replicas, 3);
+    assert_eq!(status.current_revision, status.update_revision);
+    let revision = status.update_revision.unwrap();
+    assert!(revision.starts_with("web-"));
+    for pod in cluster.active_pods().await {
+        assert_eq!(pod.labels()["controller-revision-hash"], revision);
+    }
+
+    // A deleted member comes back under the same name and hostname.
+    let pods: Api<Pod> = cluster.api();
+    let old_uid = pods.get("web-1").await.unwrap().uid();
+    pods.delete("web-1", &DeleteParams::default())
+        .await
+        .expect("delete web-1");
+    let again = wait_for("web-1 again", WAIT, || async {
+        let pod = pods.get_opt("web-1").await.ok()??;
+        (pod.uid() != old_uid && pod.metadata.deletion_timestamp.is_none()).then_some(pod)
+    })
+    .await;
+    assert_eq!(again.spec.unwrap().hostname.as_deref(), Some("web-1"));
+    cluster.mark_ready("web-1").await;
+
+    let patch = json!({"spec": {"replicas": 1}});
+    sets.patch("web", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("scale down");
+    eventually("only web-0 left", WAIT, || async {
+        names(&cluster.active_pods().await) == ["web-0"]
+    })
+    .await;
+
+    sets.delete("web", &DeleteParams::default())
+        .await
+        .expect("delete the set");
+    eventually("no pods", WAIT, || async {
+        pods.list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_stateful_set_starts_every_pod_at_once() {
+    let cluster = Cluster::start().await;
+    let sets: Api<StatefulSet> = cluster.api();
+    sets.create(&PostParams::default(), &stateful_set("db", 3, "Parallel"))
+        .await
+        .expect("create the StatefulSet");
+    eventually("db-0, db-1 and db-2 without any ready", WAIT, || async {
+        names(&cluster.active_pods().await) == ["db-0", "db-1", "db-2"]
     })
     .await;
 }
