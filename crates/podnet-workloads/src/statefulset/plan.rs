@@ -171,6 +171,11 @@ fn delete(pod: &Pod) -> PodWrite {
     }
 }
 
+/// Not available, or on its way out.
+fn is_unavailable(pod: &Pod, min_ready_seconds: i32, now: Timestamp) -> bool {
+    !pods::is_available(pod, min_ready_seconds, now) || pods::is_terminating(pod)
+}
+
 fn is_finished(pod: &Pod) -> bool {
     matches!(pods::phase(pod), pods::PHASE_FAILED | pods::PHASE_SUCCEEDED)
 }
@@ -183,8 +188,6 @@ pub fn plan(set: &StatefulSet, pods: &[Pod], now: Timestamp) -> Result<StatefulS
     let selector = owners::selector_of(set, &spec.selector)?;
     let controller = owners::controller_ref(set)?;
     let min_ready = spec.min_ready_seconds.unwrap_or(0);
-    let unavailable =
-        |pod: &Pod| !pods::is_available(pod, min_ready, now) || pods::is_terminating(pod);
 
     let mut writes = Vec::new();
     let mut members: Vec<(&Pod, i32)> = Vec::new();
@@ -228,7 +231,7 @@ pub fn plan(set: &StatefulSet, pods: &[Pod], now: Timestamp) -> Result<StatefulS
         }
     }
     // Highest ordinal first: scale-down order.
-    condemned.sort_by(|a, b| b.1.cmp(&a.1));
+    condemned.sort_by_key(|&(_, ordinal)| std::cmp::Reverse(ordinal));
 
     let mut status = StatefulSetStatus {
         observed_generation: set.metadata.generation,
@@ -263,13 +266,13 @@ pub fn plan(set: &StatefulSet, pods: &[Pod], now: Timestamp) -> Result<StatefulS
     let first_unavailable: Option<i32> = slots
         .iter()
         .enumerate()
-        .find(|(_, slot)| slot.is_none_or(|pod| unavailable(pod)))
+        .find(|(_, slot)| slot.is_none_or(|pod| is_unavailable(pod, min_ready, now)))
         .map(|(index, _)| start + index as i32)
         .or_else(|| {
             condemned
                 .iter()
                 .rev()
-                .find(|(pod, _)| unavailable(pod))
+                .find(|(pod, _)| is_unavailable(pod, min_ready, now))
                 .map(|&(_, ordinal)| ordinal)
         });
 
@@ -324,10 +327,6 @@ struct Walk<'a> {
 impl Walk<'_> {
     fn healthy(&self, pod: &Pod) -> bool {
         pods::is_running_and_ready(pod) && pods::is_available(pod, self.min_ready, self.now)
-    }
-
-    fn unavailable(&self, pod: &Pod) -> bool {
-        !pods::is_available(pod, self.min_ready, self.now) || pods::is_terminating(pod)
     }
 
     fn run(
@@ -401,7 +400,7 @@ impl Walk<'_> {
                 writes.push(delete(pod));
                 return Ok(Some(UpdateDeletion));
             }
-            if self.unavailable(pod) {
+            if is_unavailable(pod, self.min_ready, self.now) {
                 return Ok(None);
             }
         }
