@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{
-    Deployment, DeploymentCondition, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
+    Deployment, DeploymentCondition, DeploymentSpec, DeploymentStatus, ReplicaSet, ReplicaSetSpec,
 };
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
@@ -322,6 +322,7 @@ fn nonzero(n: i32) -> Option<i32> {
 /// changes them, and the writes that make those changes.
 struct Simulation<'a> {
     deployment: &'a Deployment,
+    spec: &'a DeploymentSpec,
     replicas: i32,
     replica_sets: Vec<ReplicaSet>,
     new_index: Option<usize>,
@@ -361,6 +362,7 @@ impl<'a> Simulation<'a> {
         let controller = owners::controller_ref(deployment)?;
         let mut sim = Simulation {
             deployment,
+            spec,
             replicas: spec.replicas.unwrap_or(1),
             replica_sets: Vec::new(),
             new_index: None,
@@ -395,11 +397,8 @@ impl<'a> Simulation<'a> {
         Ok(sim)
     }
 
-    fn spec(&self) -> &k8s_openapi::api::apps::v1::DeploymentSpec {
-        self.deployment
-            .spec
-            .as_ref()
-            .expect("checked when the simulation was made")
+    fn spec(&self) -> &'a DeploymentSpec {
+        self.spec
     }
 
     fn strategy_type(&self) -> &str {
@@ -414,31 +413,44 @@ impl<'a> Simulation<'a> {
         self.strategy_type() == STRATEGY_ROLLING_UPDATE
     }
 
-    /// maxSurge and maxUnavailable as numbers for this many replicas:
-    /// surge rounds up, unavailability down, and when both come to zero one
-    /// pod may be unavailable, or nothing could ever move.
-    fn fenceposts(&self) -> Result<(i32, i32), PlanError> {
+    /// The rolling update parameters; the API server defaults both to 25%.
+    fn rolling_parameters(&self) -> (IntOrString, IntOrString) {
         let rolling = self
             .spec()
             .strategy
             .as_ref()
             .and_then(|s| s.rolling_update.as_ref());
-        let default = IntOrString::String("25%".into());
-        let max_surge = rolling
-            .and_then(|r| r.max_surge.as_ref())
-            .unwrap_or(&default);
-        let max_unavailable = rolling
-            .and_then(|r| r.max_unavailable.as_ref())
-            .unwrap_or(&default);
-        let surge = scaled_value(
+        let default = || IntOrString::String("25%".into());
+        (
+            rolling
+                .and_then(|r| r.max_surge.clone())
+                .unwrap_or_else(default),
+            rolling
+                .and_then(|r| r.max_unavailable.clone())
+                .unwrap_or_else(default),
+        )
+    }
+
+    /// maxSurge as a number for this many replicas, rounded up.
+    fn scaled_surge(&self) -> Result<i32, PlanError> {
+        let (max_surge, _) = self.rolling_parameters();
+        scaled_value(
             "spec.strategy.rollingUpdate.maxSurge",
-            max_surge,
+            &max_surge,
             self.replicas,
             true,
-        )?;
+        )
+    }
+
+    /// maxSurge and maxUnavailable as numbers for this many replicas:
+    /// surge rounds up, unavailability down, and when both come to zero one
+    /// pod may be unavailable, or nothing could ever move.
+    fn fenceposts(&self) -> Result<(i32, i32), PlanError> {
+        let (_, max_unavailable) = self.rolling_parameters();
+        let surge = self.scaled_surge()?;
         let unavailable = scaled_value(
             "spec.strategy.rollingUpdate.maxUnavailable",
-            max_unavailable,
+            &max_unavailable,
             self.replicas,
             false,
         )?;
@@ -745,20 +757,7 @@ impl<'a> Simulation<'a> {
         match self.strategy_type() {
             STRATEGY_RECREATE => Ok(self.replicas),
             STRATEGY_ROLLING_UPDATE => {
-                let rolling = self
-                    .spec()
-                    .strategy
-                    .as_ref()
-                    .and_then(|s| s.rolling_update.as_ref());
-                let default = IntOrString::String("25%".into());
-                let max_surge = scaled_value(
-                    "spec.strategy.rollingUpdate.maxSurge",
-                    rolling
-                        .and_then(|r| r.max_surge.as_ref())
-                        .unwrap_or(&default),
-                    self.replicas,
-                    true,
-                )?;
+                let max_surge = self.scaled_surge()?;
                 let current = self.sum(&self.all_indices(), spec_replicas);
                 let max_total = self.replicas + max_surge;
                 if current >= max_total {
