@@ -151,6 +151,20 @@ async fn a_deployment_makes_a_replica_set_and_pods_and_scales() {
         .any(|c| c.type_ == "Available" && c.status == "True"));
     assert_eq!(done.annotations()["deployment.kubernetes.io/revision"], "1");
 
+    // Settled means settled: no controller keeps rewriting what it owns.
+    let versions = |d: &Deployment, rs: &[ReplicaSet]| {
+        let mut all = vec![d.resource_version()];
+        all.extend(rs.iter().map(|rs| rs.resource_version()));
+        all
+    };
+    let before = versions(&done, &owned_replica_sets(&cluster, &created).await);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let now = deployments.get("web").await.unwrap();
+    assert_eq!(
+        versions(&now, &owned_replica_sets(&cluster, &created).await),
+        before
+    );
+
     for replicas in [5, 1] {
         let patch = json!({"spec": {"replicas": replicas}});
         deployments
@@ -382,6 +396,12 @@ async fn a_stateful_set_starts_pods_in_order_once_each_is_ready() {
         (status.ready_replicas == Some(3) && status.available_replicas == Some(3)).then_some(set)
     })
     .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        sets.get("web").await.unwrap().resource_version(),
+        set.resource_version(),
+        "a settled StatefulSet is not rewritten"
+    );
     let status = set.status.unwrap();
     assert_eq!(status.replicas, 3);
     assert_eq!(status.current_revision, status.update_revision);
