@@ -168,6 +168,14 @@ impl Index {
             .collect()
     }
 
+    /// The object with `uid` when it has owners and none of them exists.
+    fn dangling(&self, uid: &str) -> Option<Entry> {
+        let entry = self.by_uid.get(uid)?;
+        let gone =
+            !entry.owners.is_empty() && entry.owners.iter().all(|o| !self.by_uid.contains_key(o));
+        gone.then(|| entry.clone())
+    }
+
     fn dependents_of(&self, uid: &str) -> Vec<Entry> {
         self.dependents
             .get(uid)
@@ -257,6 +265,15 @@ async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event)
             let Some(res) = resource_of_key(&kv.key) else {
                 return;
             };
+            // A dependent written after its owners were deleted (a
+            // controller racing the deletion) has no owner deletion left to
+            // collect it. Owners of kinds not served here cannot be checked.
+            if object::deletion_timestamp(&obj).is_none() && owners_are_served(&obj) {
+                if let Some(entry) = index.dangling(object::uid(&obj)) {
+                    delete_quietly(registry, &entry).await;
+                    return;
+                }
+            }
             if is_new && res.group.is_empty() && res.kind == "Namespace" {
                 ensure_default_service_account(registry, index, object::name(&obj)).await;
             }
@@ -289,6 +306,20 @@ async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event)
             }
         }
     }
+}
+
+/// True when every owner reference names a kind this server serves, so
+/// an owner missing from the index is really gone.
+fn owners_are_served(obj: &Value) -> bool {
+    let references = obj["metadata"]["ownerReferences"].as_array();
+    references.into_iter().flatten().all(|reference| {
+        let api_version = reference["apiVersion"].as_str().unwrap_or("");
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let kind = reference["kind"].as_str().unwrap_or("");
+        RESOURCES
+            .iter()
+            .any(|r| r.group == group && r.version == version && r.kind == kind)
+    })
 }
 
 /// Moves the deletion of the object with `uid` forward: foreground
@@ -600,6 +631,38 @@ mod tests {
         let orphans: Vec<String> = index.orphans_of(&uid).into_iter().map(|e| e.name).collect();
         assert_eq!(orphans, vec!["a"]);
         assert_eq!(index.in_namespace["default"].len(), 3);
+    }
+
+    #[test]
+    fn dependents_whose_owners_never_existed_here_are_dangling() {
+        let mut index = Index::default();
+        index.put(
+            "/registry/apps/replicasets/default/rs",
+            &obj("rs1", "rs", &[]),
+        );
+        index.put("/registry/core/pods/default/a", &obj("p1", "a", &["rs1"]));
+        index.put("/registry/core/pods/default/b", &obj("p2", "b", &["gone"]));
+        index.put(
+            "/registry/core/pods/default/c",
+            &obj("p3", "c", &["gone", "rs1"]),
+        );
+        assert!(index.dangling("p1").is_none());
+        assert_eq!(index.dangling("p2").map(|e| e.name), Some("b".to_string()));
+        assert!(index.dangling("p3").is_none());
+        assert!(index.dangling("rs1").is_none(), "no owners at all");
+    }
+
+    #[test]
+    fn owners_of_unserved_kinds_are_not_judged() {
+        assert!(owners_are_served(&obj("p1", "a", &["rs1"])));
+        let job_owned = json!({"metadata": {"ownerReferences": [
+            {"uid": "j", "kind": "Job", "name": "j", "apiVersion": "batch/v1"}
+        ]}});
+        assert!(!owners_are_served(&job_owned));
+        let node_owned = json!({"metadata": {"ownerReferences": [
+            {"uid": "n", "kind": "Node", "name": "n", "apiVersion": "v1"}
+        ]}});
+        assert!(owners_are_served(&node_owned));
     }
 
     #[test]
