@@ -63,6 +63,15 @@ fn port(v: &Value) -> Option<u16> {
         .and_then(|p| u16::try_from(p).ok())
 }
 
+/// What one write of a Service changed in the allocations.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Allocation {
+    /// Newly taken: given back if the write fails.
+    pub taken: Claims,
+    /// Held by the old object and no longer: given back once the write is committed.
+    pub released: Claims,
+}
+
 pub struct ServiceAllocator {
     cluster_ips: CidrAllocator,
     node_ports: BitmapAllocator,
@@ -125,27 +134,24 @@ impl ServiceAllocator {
         Some(*self.port_range.start() + u16::try_from(index).ok()?)
     }
 
-    /// Fills in the ClusterIP and NodePorts `svc` needs (keeping those of
-    /// `old` the update does not change) and takes them. On success returns
-    /// the claims to release once the write is committed (what `old` held and
-    /// `svc` no longer does); on any error nothing stays taken.
+    /// Fills in the ClusterIP and NodePorts `svc` needs and takes them. An
+    /// update carries the values of `old` it keeps already (the defaulting
+    /// step `prepare_service_update` copies them over); they stay taken. On
+    /// any error nothing new stays taken.
     pub fn allocate(
         &mut self,
         svc: &mut Value,
         old: Option<&Value>,
-    ) -> Result<Claims, Vec<FieldError>> {
+    ) -> Result<Allocation, Vec<FieldError>> {
         let old_claims = old.map(Claims::of).unwrap_or_default();
-        if let Some(old) = old {
-            keep_allocated(svc, old);
-        }
         let mut taken = Claims::default();
         let result = self.fill(svc, &old_claims, &mut taken);
         if let Err(errors) = result {
             self.release(&taken);
             return Err(errors);
         }
-        let new_claims = Claims::of(svc);
-        Ok(old_claims.minus(&new_claims))
+        let released = old_claims.minus(&Claims::of(svc));
+        Ok(Allocation { taken, released })
     }
 
     fn fill(
@@ -380,50 +386,6 @@ impl ServiceAllocator {
     }
 }
 
-/// An update that leaves out allocated values keeps them (as Kubernetes
-/// does for clusterIP(s), nodePorts of unchanged ports and the health check port).
-fn keep_allocated(svc: &mut Value, old: &Value) {
-    let kind = svc["spec"]["type"]
-        .as_str()
-        .unwrap_or("ClusterIP")
-        .to_string();
-    let old_kind = old["spec"]["type"].as_str().unwrap_or("ClusterIP");
-    if kind != "ExternalName" && old_kind != "ExternalName" {
-        let empty = |v: &Value| v.is_null() || v.as_str() == Some("");
-        if empty(&svc["spec"]["clusterIP"])
-            && svc["spec"]["clusterIPs"]
-                .as_array()
-                .is_none_or(|a| a.is_empty())
-        {
-            svc["spec"]["clusterIP"] = old["spec"]["clusterIP"].clone();
-            svc["spec"]["clusterIPs"] = old["spec"]["clusterIPs"].clone();
-        }
-    }
-    if let (Some(new_ports), Some(old_ports)) = (
-        svc["spec"]["ports"].as_array_mut(),
-        old["spec"]["ports"].as_array(),
-    ) {
-        for p in new_ports.iter_mut() {
-            if port(&p["nodePort"]).is_some() {
-                continue;
-            }
-            let same = old_ports.iter().find(|o| {
-                o["port"] == p["port"]
-                    && o["protocol"] == p["protocol"]
-                    && port(&o["nodePort"]).is_some()
-            });
-            if let Some(o) = same {
-                p["nodePort"] = o["nodePort"].clone();
-            }
-        }
-    }
-    if port(&svc["spec"]["healthCheckNodePort"]).is_none() {
-        if let Some(hc) = port(&old["spec"]["healthCheckNodePort"]) {
-            svc["spec"]["healthCheckNodePort"] = json!(hc);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,7 +450,8 @@ mod tests {
         let mut s = svc("NodePort", "");
         a.allocate(&mut s, None).unwrap();
         let mut changed = svc("ClusterIP", "");
-        let released = a.allocate(&mut changed, Some(&s)).unwrap();
+        crate::defaults::prepare_service_update(&mut changed, &s);
+        let released = a.allocate(&mut changed, Some(&s)).unwrap().released;
         assert_eq!(changed["spec"]["clusterIP"], s["spec"]["clusterIP"]);
         assert!(changed["spec"]["ports"][0].get("nodePort").is_none());
         assert_eq!(released.ports.len(), 1);

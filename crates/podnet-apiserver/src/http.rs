@@ -643,9 +643,8 @@ async fn resource_request(
                     ns,
                     name,
                     |current| {
-                        let scale_res = ScaleResource::get();
-                        crate::patch::apply_patch(scale_res, current, patch_type, &body)
-                            .map_err(|e| e.to_api_error(scale_res, name))
+                        crate::patch::apply_patch(&resources::SCALE, current, patch_type, &body)
+                            .map_err(|e| e.to_api_error(&resources::SCALE, name))
                     },
                     &query.write_options()?,
                 )
@@ -703,27 +702,6 @@ async fn resource_request(
         _ => Err(ApiError::method_not_allowed(format!(
             "the server does not allow this method on the requested resource ({method})"
         ))),
-    }
-}
-
-/// The Scale kind patches of the scale subresource go through (merge keys do not matter there).
-struct ScaleResource;
-
-impl ScaleResource {
-    fn get() -> &'static Resource {
-        static SCALE: Resource = Resource {
-            group: "autoscaling",
-            version: "v1",
-            plural: "scale",
-            singular: "scale",
-            kind: "Scale",
-            namespaced: true,
-            short_names: &[],
-            categories: &[],
-            status: false,
-            scale: false,
-        };
-        &SCALE
     }
 }
 

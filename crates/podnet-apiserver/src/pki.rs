@@ -37,9 +37,6 @@ const BACKDATE: Duration = Duration::hours(1);
 const CA_COMMON_NAME: &str = "podnet-ca";
 const SERVER_COMMON_NAME: &str = "podnet-apiserver";
 
-/// The IP of the `kubernetes` Service in the default service CIDR.
-pub const KUBERNETES_SERVICE_IP: &str = "10.96.0.1";
-
 /// The CA clients must trust and the TLS configuration of the HTTPS listener.
 pub struct Pki {
     /// The CA certificate, PEM: what a kubeconfig's `certificate-authority-data` carries.
@@ -81,15 +78,15 @@ pub enum PkiError {
 /// `listen`: those addresses (unspecified ones such as 0.0.0.0 name no host
 /// and are skipped; pass the host's addresses instead), the `kubernetes`
 /// Service IP and DNS names, `localhost` and `127.0.0.1`.
-pub fn default_sans(listen: &[IpAddr]) -> Vec<String> {
+pub fn default_sans(listen: &[IpAddr], kubernetes_service_ip: IpAddr) -> Vec<String> {
     let mut sans: Vec<String> = listen
         .iter()
         .filter(|ip| !ip.is_unspecified())
         .map(|ip| ip.to_string())
         .collect();
+    sans.push(kubernetes_service_ip.to_string());
     sans.extend(
         [
-            KUBERNETES_SERVICE_IP,
             "kubernetes",
             "kubernetes.default",
             "kubernetes.default.svc",
@@ -512,7 +509,10 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     fn sans(extra: &[&str]) -> Vec<String> {
-        let mut sans = default_sans(&["127.0.0.1".parse().unwrap()]);
+        let mut sans = default_sans(
+            &["127.0.0.1".parse().unwrap()],
+            "10.96.0.1".parse().unwrap(),
+        );
         sans.extend(extra.iter().map(|s| s.to_string()));
         sans
     }
@@ -681,7 +681,10 @@ mod tests {
 
     #[test]
     fn default_sans_skip_unspecified_listen_addresses() {
-        let sans = default_sans(&["0.0.0.0".parse().unwrap(), "192.0.2.1".parse().unwrap()]);
+        let sans = default_sans(
+            &["0.0.0.0".parse().unwrap(), "192.0.2.1".parse().unwrap()],
+            "10.96.0.1".parse().unwrap(),
+        );
         assert!(!sans.contains(&"0.0.0.0".to_string()));
         assert_eq!(sans.iter().filter(|s| *s == "127.0.0.1").count(), 1);
         assert!(sans.contains(&"192.0.2.1".to_string()));

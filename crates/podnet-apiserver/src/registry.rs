@@ -10,7 +10,7 @@ use podnet_store::{Store, StoreError};
 use rand::Rng;
 use serde_json::{json, Value};
 
-use crate::alloc::{Claims, ServiceAllocator};
+use crate::alloc::{Allocation, Claims, ServiceAllocator};
 use crate::filter::Filter;
 use crate::object::{self, meta_mut};
 use crate::patch::{self, PatchType};
@@ -346,37 +346,29 @@ impl Registry {
         options: &ListOptions,
     ) -> Result<ListPage, ApiError> {
         let prefix = Self::prefix(res, namespace);
-        let (mut start_after, mut revision) = match &options.continue_token {
-            Some(token) if !token.is_empty() => {
-                let token = decode_continue(token, &prefix)?;
-                (Some(token.start), Some(token.rv))
-            }
-            _ => (None, self.list_revision(options).await?),
-        };
-        // A pinned name reads one key instead of scanning the prefix.
-        if let (Some(name), true) = (filter.pinned_name(), start_after.is_none()) {
-            if res.namespaced && namespace.is_none() {
-                // Across namespaces the name may exist in several: scan.
-            } else {
-                let key = Self::key(res, namespace, &name);
-                let listed = self
-                    .store
-                    .list(&key, None, None, revision)
-                    .await
-                    .map_err(|e| self.list_error(e))?;
-                let mut items = Vec::new();
-                for kv in listed.kvs.iter().filter(|kv| kv.key == key) {
-                    let obj = object::decode(kv)?;
-                    if filter.matches(&obj) {
-                        items.push(obj);
-                    }
+        let (mut start_after, mut revision) = self.list_start(&prefix, options).await?;
+        // A pinned name reads one key instead of scanning the prefix (across
+        // namespaces the name may exist in several: those scan).
+        let single_key = start_after.is_none() && (namespace.is_some() || !res.namespaced);
+        if let Some(name) = filter.pinned_name().filter(|_| single_key) {
+            let key = Self::key(res, namespace, &name);
+            let listed = self
+                .store
+                .list(&key, None, None, revision)
+                .await
+                .map_err(|e| self.list_error(e))?;
+            let mut items = Vec::new();
+            for kv in listed.kvs.iter().filter(|kv| kv.key == key) {
+                let obj = object::decode(kv)?;
+                if filter.matches(&obj) {
+                    items.push(obj);
                 }
-                return Ok(ListPage {
-                    items,
-                    revision: listed.revision,
-                    continue_token: None,
-                });
             }
+            return Ok(ListPage {
+                items,
+                revision: listed.revision,
+                continue_token: None,
+            });
         }
         let limit = options.limit.filter(|l| *l > 0);
         let mut items = Vec::new();
@@ -435,13 +427,7 @@ impl Registry {
         options: &ListOptions,
     ) -> Result<RawListPage, ApiError> {
         let prefix = Self::prefix(res, namespace);
-        let (start_after, revision) = match &options.continue_token {
-            Some(token) if !token.is_empty() => {
-                let token = decode_continue(token, &prefix)?;
-                (Some(token.start), Some(token.rv))
-            }
-            _ => (None, self.list_revision(options).await?),
-        };
+        let (start_after, revision) = self.list_start(&prefix, options).await?;
         let limit = options.limit.filter(|l| *l > 0);
         let page = self
             .store
@@ -475,6 +461,22 @@ impl Registry {
                 "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
             ),
             other => ApiError::internal(other.to_string()),
+        }
+    }
+
+    /// Where a list starts: after the continue token's key at its revision,
+    /// or at the beginning at the revision the options ask for.
+    async fn list_start(
+        &self,
+        prefix: &str,
+        options: &ListOptions,
+    ) -> Result<(Option<String>, Option<i64>), ApiError> {
+        match &options.continue_token {
+            Some(token) if !token.is_empty() => {
+                let token = decode_continue(token, prefix)?;
+                Ok((Some(token.start), Some(token.rv)))
+            }
+            _ => Ok((None, self.list_revision(options).await?)),
         }
     }
 
@@ -512,14 +514,19 @@ impl Registry {
     ) -> Result<(Value, Vec<String>), ApiError> {
         let api_version = body.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let kind = body.get("kind").and_then(Value::as_str).unwrap_or("");
-        if kind.is_empty() && api_version.is_empty() {
-            // Kubernetes accepts an object without type meta for its URL's kind.
-        } else if kind != res.kind || api_version != res.api_version() {
+        // Kubernetes accepts an object without type meta for its URL's kind.
+        let typed = !(kind.is_empty() && api_version.is_empty());
+        if typed && kind != res.kind {
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({kind}) does not match the expected kind ({})",
+                res.kind
+            )));
+        }
+        if typed && api_version != res.api_version() {
             return Err(ApiError::bad_request(format!(
                 "the API version in the data ({api_version}) does not match the expected API version ({})",
                 res.api_version()
-            ))
-            .with_kind_mismatch(kind, res.kind));
+            )));
         }
         let mut body = body.clone();
         body["apiVersion"] = json!(res.api_version());
@@ -722,41 +729,36 @@ impl Registry {
         res: &Resource,
         obj: &mut Value,
         old: Option<&Value>,
-    ) -> Result<Option<(Claims, Claims)>, ApiError> {
-        if !(res.group.is_empty() && res.kind == "Service") {
+    ) -> Result<Option<Allocation>, ApiError> {
+        if !is_service(res) {
             return Ok(None);
         }
-        let before = Claims::of(obj);
         let mut allocator = self.services.lock().expect("allocator lock");
-        let released_after_commit = allocator
+        let allocation = allocator
             .allocate(obj, old)
             .map_err(|errors| ApiError::invalid(res.group, res.kind, object::name(obj), &errors))?;
-        let old_claims = old.map(Claims::of).unwrap_or_default();
-        let after = Claims::of(obj);
-        // What this write newly took: its claims minus the old object's.
-        let newly = Claims {
-            ips: after.ips.difference(&old_claims.ips).copied().collect(),
-            ports: after.ports.difference(&old_claims.ports).copied().collect(),
-        };
-        let _ = before;
-        Ok(Some((newly, released_after_commit)))
+        Ok(Some(allocation))
     }
 
     /// Gives back what a failed write took.
-    fn release(&self, taken: &Option<(Claims, Claims)>) {
-        if let Some((newly, _)) = taken {
-            self.services.lock().expect("allocator lock").release(newly);
+    fn release(&self, allocation: &Option<Allocation>) {
+        if let Some(allocation) = allocation {
+            self.release_claims(&allocation.taken);
         }
     }
 
     /// After a committed write: gives back what the old object held and the new one does not.
-    fn commit_release(&self, taken: &Option<(Claims, Claims)>) {
-        if let Some((_, released)) = taken {
-            self.services
-                .lock()
-                .expect("allocator lock")
-                .release(released);
+    fn commit_release(&self, allocation: &Option<Allocation>) {
+        if let Some(allocation) = allocation {
+            self.release_claims(&allocation.released);
         }
+    }
+
+    fn release_claims(&self, claims: &Claims) {
+        self.services
+            .lock()
+            .expect("allocator lock")
+            .release(claims);
     }
 
     /// PUT of the object or its status.
@@ -989,11 +991,8 @@ impl Registry {
 
     /// Gives back what a deleted object held.
     fn release_object(&self, res: &Resource, obj: &Value) {
-        if res.group.is_empty() && res.kind == "Service" {
-            self.services
-                .lock()
-                .expect("allocator lock")
-                .release(&Claims::of(obj));
+        if is_service(res) {
+            self.release_claims(&Claims::of(obj));
         }
     }
 
@@ -1450,21 +1449,6 @@ fn scale_of(obj: &Value) -> Value {
             "selector": selector,
         },
     })
-}
-
-trait KindMismatch {
-    fn with_kind_mismatch(self, given: &str, expected: &str) -> Self;
-}
-
-impl KindMismatch for ApiError {
-    fn with_kind_mismatch(mut self, given: &str, expected: &str) -> Self {
-        if given != expected {
-            self.message = format!(
-                "the kind in the data ({given}) does not match the expected kind ({expected})"
-            );
-        }
-        self
-    }
 }
 
 #[cfg(test)]

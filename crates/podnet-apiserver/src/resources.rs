@@ -220,6 +220,21 @@ pub static RESOURCES: &[Resource] = &[
     res("coordination.k8s.io", "leases", "lease", "Lease", true, &[]),
 ];
 
+/// The autoscaling/v1 Scale of the scale subresources: not a stored
+/// resource, only the kind patches of `/scale` apply to.
+pub static SCALE: Resource = Resource {
+    group: "autoscaling",
+    version: "v1",
+    plural: "scale",
+    singular: "scale",
+    kind: "Scale",
+    namespaced: true,
+    short_names: &[],
+    categories: &[],
+    status: false,
+    scale: false,
+};
+
 /// The served group versions in discovery order ("" = core).
 pub static GROUP_VERSIONS: &[(&str, &str)] = &[
     ("", "v1"),

@@ -135,7 +135,7 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let bound = tcp.local_addr()?;
     let advertise = config.advertise(bound);
-    let sans = subject_alt_names(&config, bound, advertise);
+    let sans = pki::default_sans(&[bound.ip(), advertise], config.kubernetes_service_ip());
     let pki = pki::ensure_pki(&config.data_dir, &sans).context("certificates")?;
     let host = match advertise {
         IpAddr::V6(ip) => format!("[{ip}]"),
@@ -172,25 +172,6 @@ pub async fn start(config: ServerConfig) -> anyhow::Result<RunningServer> {
         shutdown: Some(tx),
         task,
     })
-}
-
-fn subject_alt_names(config: &ServerConfig, bound: SocketAddr, advertise: IpAddr) -> Vec<String> {
-    let mut sans = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "kubernetes".to_string(),
-        "kubernetes.default".to_string(),
-        "kubernetes.default.svc".to_string(),
-        "kubernetes.default.svc.cluster.local".to_string(),
-        config.kubernetes_service_ip().to_string(),
-        advertise.to_string(),
-    ];
-    if !bound.ip().is_unspecified() {
-        sans.push(bound.ip().to_string());
-    }
-    sans.sort();
-    sans.dedup();
-    sans
 }
 
 /// The objects every cluster starts with: the four namespaces and the

@@ -144,7 +144,6 @@ async fn run(
     tx: mpsc::Sender<WatchEvent>,
 ) {
     let prefix = Registry::prefix(request.res, request.namespace.as_deref());
-    let initial = start_rv.is_none() || request.send_initial_events;
     let mut revision = match start_rv {
         Some(rv) if !request.send_initial_events => rv,
         _ => {
@@ -181,7 +180,6 @@ async fn run(
             page.revision
         }
     };
-    let _ = initial;
     let pinned = request.filter.pinned_name();
     loop {
         let mut events = match registry.store().watch(&prefix, revision).await {

@@ -36,7 +36,11 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let pki = pki::ensure_pki(dir.path(), &pki::default_sans(&[addr.ip()])).unwrap();
+        let pki = pki::ensure_pki(
+            dir.path(),
+            &pki::default_sans(&[addr.ip()], "10.96.0.1".parse().unwrap()),
+        )
+        .unwrap();
         let admin_token =
             auth::ensure_admin(dir.path(), &format!("https://{addr}"), &pki.ca_pem).unwrap();
         let tokens = Arc::new(Tokens::load(dir.path()).unwrap());
