@@ -118,14 +118,10 @@ pub fn prepare_service_update(new: &mut Value, old: &Value) {
 // strings and numbers also when empty or zero (Kubernetes' zero values).
 
 fn object_at<'a>(parent: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value>> {
-    let map = parent.as_object_mut()?;
-    let slot = map.entry(key).or_insert_with(|| json!({}));
-    if slot.is_null() {
-        *slot = json!({});
-    }
-    slot.as_object_mut()
+    child_object(parent.as_object_mut()?, key)
 }
 
+/// The object at `key`, created when absent or null.
 fn child_object<'a>(
     map: &'a mut Map<String, Value>,
     key: &str,
@@ -177,6 +173,13 @@ fn default_absent(map: &mut Map<String, Value>, key: &str, value: Value) {
     if map.get(key).is_none_or(Value::is_null) {
         map.insert(key.to_string(), value);
     }
+}
+
+/// Whether `value` is a list with at least one item.
+fn has_items(value: Option<&Value>) -> bool {
+    value
+        .and_then(Value::as_array)
+        .is_some_and(|l| !l.is_empty())
 }
 
 fn text<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
@@ -420,10 +423,7 @@ fn service(obj: &mut Value) {
         }
     });
     let kind = text(spec, "type").to_string();
-    let has_external_ips = spec
-        .get("externalIPs")
-        .and_then(Value::as_array)
-        .is_some_and(|l| !l.is_empty());
+    let has_external_ips = has_items(spec.get("externalIPs"));
     let externally_accessible = matches!(kind.as_str(), "NodePort" | "LoadBalancer")
         || (kind == "ClusterIP" && has_external_ips);
     if externally_accessible {
@@ -457,10 +457,7 @@ fn load_balancer_ip_mode(obj: &mut Value) {
 /// Old clients set only `clusterIP`; Kubernetes mirrors it into `clusterIPs`.
 fn cluster_ips_from_cluster_ip(spec: &mut Map<String, Value>) {
     let cluster_ip = text(spec, "clusterIP").to_string();
-    let ips_empty = spec
-        .get("clusterIPs")
-        .and_then(Value::as_array)
-        .is_none_or(Vec::is_empty);
+    let ips_empty = !has_items(spec.get("clusterIPs"));
     if !cluster_ip.is_empty() && ips_empty {
         spec.insert("clusterIPs".to_string(), json!([cluster_ip]));
     }
@@ -575,17 +572,8 @@ fn patch_allocated_values(spec: &mut Map<String, Value>, old: &Value) {
                 spec.insert("clusterIP".to_string(), ip.clone());
             }
         }
-        let empty = spec
-            .get("clusterIPs")
-            .and_then(Value::as_array)
-            .is_none_or(Vec::is_empty);
-        if let Some(ips) = old
-            .get("clusterIPs")
-            .filter(|v| v.as_array().is_some_and(|l| !l.is_empty()))
-        {
-            if empty {
-                spec.insert("clusterIPs".to_string(), ips.clone());
-            }
+        if !has_items(spec.get("clusterIPs")) && has_items(old.get("clusterIPs")) {
+            spec.insert("clusterIPs".to_string(), old["clusterIPs"].clone());
         }
     }
     if needs_node_ports(old) && needs_node_ports(&new_view) {
@@ -646,14 +634,8 @@ fn same(spec: &Map<String, Value>, old: &Value, key: &str) -> bool {
 
 /// Old clients that drop `clusterIPs` or change only `clusterIP`.
 fn normalize_cluster_ips(spec: &mut Map<String, Value>, old: &Value) {
-    let old_has_ips = old
-        .get("clusterIPs")
-        .and_then(Value::as_array)
-        .is_some_and(|l| !l.is_empty());
-    let new_ips_empty = spec
-        .get("clusterIPs")
-        .and_then(Value::as_array)
-        .is_none_or(Vec::is_empty);
+    let old_has_ips = has_items(old.get("clusterIPs"));
+    let new_ips_empty = !has_items(spec.get("clusterIPs"));
     if old_has_ips && new_ips_empty && same(spec, old, "clusterIP") {
         if let Some(ips) = old.get("clusterIPs") {
             spec.insert("clusterIPs".to_string(), ips.clone());
@@ -711,11 +693,7 @@ fn drop_type_dependent_fields(spec: &mut Map<String, Value>, old: &Value) {
         }
     }
     let accessible = |s: &Value| {
-        needs_node_ports(s)
-            || (service_type(s) == "ClusterIP"
-                && s.get("externalIPs")
-                    .and_then(Value::as_array)
-                    .is_some_and(|l| !l.is_empty()))
+        needs_node_ports(s) || (service_type(s) == "ClusterIP" && has_items(s.get("externalIPs")))
     };
     if accessible(old) && !accessible(&new_view) && same(spec, old, "externalTrafficPolicy") {
         spec.remove("externalTrafficPolicy");
@@ -803,15 +781,9 @@ fn network_policy(obj: &mut Value) {
             });
         });
     }
-    let no_types = spec
-        .get("policyTypes")
-        .and_then(Value::as_array)
-        .is_none_or(Vec::is_empty);
+    let no_types = !has_items(spec.get("policyTypes"));
     if no_types {
-        let has_egress = spec
-            .get("egress")
-            .and_then(Value::as_array)
-            .is_some_and(|l| !l.is_empty());
+        let has_egress = has_items(spec.get("egress"));
         let types = if has_egress {
             json!(["Ingress", "Egress"])
         } else {

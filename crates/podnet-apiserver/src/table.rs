@@ -23,12 +23,12 @@ use k8s_openapi::api::networking::v1::{Ingress, IngressClass, NetworkPolicy, Net
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector as TypedLabelSelector, ObjectMeta, Time,
 };
-use podnet_model::selector::{LabelSelector, SelectorError};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
 use crate::resources::Resource;
 use crate::status::ApiError;
+use crate::validation::label_selector;
 
 /// What each row carries besides its cells (the `includeObject` parameter).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -552,30 +552,13 @@ fn format_labels(labels: Option<&BTreeMap<String, String>>) -> String {
     }
 }
 
-fn typed_selector(selector: &TypedLabelSelector) -> Result<LabelSelector, SelectorError> {
-    let match_labels = selector.match_labels.clone().unwrap_or_default();
-    let expressions: Vec<(String, String, Vec<String>)> = selector
-        .match_expressions
-        .iter()
-        .flatten()
-        .map(|e| {
-            (
-                e.key.clone(),
-                e.operator.clone(),
-                e.values.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
-    LabelSelector::from_parts(&match_labels, &expressions)
-}
-
 /// A typed selector as most printers show it: "<none>" when it selects
 /// everything (or is unset), "<error>" when it is invalid.
 fn format_label_selector(selector: Option<&TypedLabelSelector>) -> String {
     let Some(selector) = selector else {
         return "<none>".to_string();
     };
-    match typed_selector(selector) {
+    match label_selector(selector) {
         Ok(s) if s.is_everything() => "<none>".to_string(),
         Ok(s) => s.to_string(),
         Err(_) => "<error>".to_string(),
@@ -905,25 +888,30 @@ fn join_host_port(host: &str, port: i32) -> String {
 }
 
 /// At most three entries, then "+ N more...".
-fn with_more(list: &[String], more: bool, count: usize, max: usize) -> String {
+fn capped_list(entries: impl Iterator<Item = String>) -> String {
+    const MAX: usize = 3;
+    let mut list = Vec::with_capacity(MAX);
+    let mut count = 0;
+    for entry in entries {
+        if list.len() < MAX {
+            list.push(entry);
+        }
+        count += 1;
+    }
     let joined = list.join(",");
-    if more {
-        format!("{joined} + {} more...", count - max)
+    if count > MAX {
+        format!("{joined} + {} more...", count - MAX)
     } else {
         joined
     }
 }
 
 fn endpoints_row(endpoints: &Endpoints, now: Timestamp) -> Row {
-    const MAX: usize = 3;
     let subsets = endpoints.subsets.as_deref().unwrap_or(&[]);
     let cell = if subsets.is_empty() {
         "<none>".to_string()
     } else {
-        let mut list: Vec<String> = Vec::new();
-        let mut more = false;
-        let mut count = 0;
-        for subset in subsets {
+        capped_list(subsets.iter().flat_map(|subset| {
             let addresses = subset.addresses.as_deref().unwrap_or(&[]);
             let ports = subset.ports.as_deref().unwrap_or(&[]);
             // Headless services may have addresses without ports.
@@ -932,21 +920,13 @@ fn endpoints_row(endpoints: &Endpoints, now: Timestamp) -> Row {
             } else {
                 ports.iter().map(|p| Some(p.port)).collect()
             };
-            for port in port_numbers {
-                count += addresses.len();
-                for address in addresses {
-                    if list.len() == MAX {
-                        more = true;
-                        break;
-                    }
-                    list.push(match port {
-                        Some(port) => join_host_port(&address.ip, port),
-                        None => address.ip.clone(),
-                    });
-                }
-            }
-        }
-        with_more(&list, more, count, MAX)
+            port_numbers.into_iter().flat_map(move |port| {
+                addresses.iter().map(move |address| match port {
+                    Some(port) => join_host_port(&address.ip, port),
+                    None => address.ip.clone(),
+                })
+            })
+        }))
     };
     Row::new(vec![
         name_cell(&endpoints.metadata),
@@ -955,21 +935,9 @@ fn endpoints_row(endpoints: &Endpoints, now: Timestamp) -> Row {
     ])
 }
 
-/// Up to three entries then "+ N more...", or "<unset>" when there are none.
-fn capped_list(entries: impl Iterator<Item = String>) -> String {
-    const MAX: usize = 3;
-    let mut list = Vec::new();
-    let mut more = false;
-    let mut count = 0;
-    for entry in entries {
-        if list.len() < MAX {
-            list.push(entry);
-        } else {
-            more = true;
-        }
-        count += 1;
-    }
-    let joined = with_more(&list, more, count, MAX);
+/// [`capped_list`], or "<unset>" when there are no entries.
+fn capped_or_unset(entries: impl Iterator<Item = String>) -> String {
+    let joined = capped_list(entries);
     if joined.is_empty() {
         "<unset>".to_string()
     } else {
@@ -979,7 +947,7 @@ fn capped_list(entries: impl Iterator<Item = String>) -> String {
 
 fn endpoint_slice_row(slice: &EndpointSlice, now: Timestamp) -> Row {
     let ports =
-        capped_list(
+        capped_or_unset(
             slice
                 .ports
                 .iter()
@@ -990,7 +958,7 @@ fn endpoint_slice_row(slice: &EndpointSlice, now: Timestamp) -> Row {
                     (None, None) => "*".to_string(),
                 }),
         );
-    let endpoints = capped_list(
+    let endpoints = capped_or_unset(
         slice
             .endpoints
             .iter()
@@ -1249,7 +1217,7 @@ fn deployment_row(deployment: &Deployment, now: Timestamp) -> Row {
     let (names, images) =
         container_cells(spec.map_or(&[][..], |s| pod_containers(s.template.spec.as_ref())));
     // Deployments print their selector bare: empty when it selects everything.
-    let selector = match spec.map(|s| typed_selector(&s.selector)) {
+    let selector = match spec.map(|s| label_selector(&s.selector)) {
         Some(Ok(selector)) => selector.to_string(),
         Some(Err(_)) => "<invalid>".to_string(),
         None => String::new(),

@@ -4,23 +4,26 @@
 //! sent one at all is read from the JSON: Kubernetes treats a missing
 //! selector (required, selects nothing) unlike an empty one.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::apps::v1::{
     DaemonSet, DaemonSetUpdateStrategy, Deployment, DeploymentStrategy, ReplicaSet, StatefulSet,
     StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use podnet_model::names;
+use k8s_openapi::Metadata;
+use podnet_model::{names, selector};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::meta::{
-    validate_annotations, validate_label_selector, validate_labels, validate_meta,
-    validate_meta_update_with, MetaRules, NameRule, Selector,
+    label_selector, validate_annotations, validate_label_selector, validate_labels, validate_meta,
+    validate_meta_update_with, MetaRules, NameRule,
 };
 use super::pod::validate_pod_template;
-use super::{child, decode, nonnegative, repr, text};
+use super::{child, decode, items, nonnegative, repr, text};
 use crate::status::{FieldError, FieldErrorKind};
 
 const SUBDOMAIN_META: MetaRules = MetaRules::namespaced(NameRule::Subdomain);
@@ -28,7 +31,7 @@ const STATEFUL_SET_META: MetaRules = MetaRules::namespaced(NameRule::Label);
 const STATEFUL_SET_MUTABLE: &str = "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden";
 
 /// A decoded workload and whether its JSON carried `spec.selector`.
-struct Workload<T> {
+pub(super) struct Workload<T> {
     object: T,
     has_selector: bool,
 }
@@ -41,30 +44,121 @@ fn load<T: DeserializeOwned>(obj: &Value) -> Result<Workload<T>, FieldError> {
     })
 }
 
-fn with<T: DeserializeOwned>(
-    obj: &Value,
-    check: impl FnOnce(&T, bool) -> Vec<FieldError>,
-) -> Vec<FieldError> {
+/// What the create and update checks shared by the apps/v1 kinds read of each.
+pub(super) trait AppsKind: DeserializeOwned + Metadata<Ty = ObjectMeta> {
+    const META: MetaRules;
+
+    /// The spec's checks, run on create and on update; `selector` is
+    /// [`Workload::selector`].
+    fn spec_errors(&self, selector: Option<&LabelSelector>) -> Vec<FieldError>;
+
+    /// `spec.selector` as decoded, before asking whether the JSON carried it.
+    fn decoded_selector(&self) -> Option<&LabelSelector>;
+
+    /// What an update may not change in the spec: by default the selector.
+    fn spec_update_errors(new: &Workload<Self>, old: &Workload<Self>) -> Vec<FieldError> {
+        selector_immutable(new.selector(), old.selector())
+    }
+}
+
+impl<T: AppsKind> Workload<T> {
+    /// The selector as Kubernetes holds it: absent or the given struct.
+    fn selector(&self) -> Option<&LabelSelector> {
+        self.object.decoded_selector().filter(|_| self.has_selector)
+    }
+}
+
+/// Problems with a new apps/v1 object of kind `T`.
+pub(super) fn create<T: AppsKind>(obj: &Value) -> Vec<FieldError> {
     match load::<T>(obj) {
-        Ok(w) => check(&w.object, w.has_selector),
+        Ok(w) => {
+            let mut errors = validate_meta(w.object.metadata(), T::META);
+            errors.extend(w.object.spec_errors(w.selector()));
+            errors
+        }
         Err(err) => vec![err],
     }
 }
 
-fn with2<T: DeserializeOwned>(
-    new: &Value,
-    old: &Value,
-    check: impl FnOnce(&Workload<T>, &Workload<T>) -> Vec<FieldError>,
-) -> Vec<FieldError> {
+/// Problems with replacing `old` by `new`, apps/v1 objects of kind `T`.
+pub(super) fn update<T: AppsKind>(new: &Value, old: &Value) -> Vec<FieldError> {
     match (load::<T>(new), load::<T>(old)) {
-        (Ok(new), Ok(old)) => check(&new, &old),
+        (Ok(new), Ok(old)) => {
+            let mut errors =
+                validate_meta_update_with(new.object.metadata(), old.object.metadata(), T::META);
+            errors.extend(new.object.spec_errors(new.selector()));
+            errors.extend(T::spec_update_errors(&new, &old));
+            errors
+        }
         (Err(err), _) | (_, Err(err)) => vec![err],
     }
 }
 
-/// The selector as Kubernetes holds it: absent or the given struct.
-fn selector(selector: &LabelSelector, present: bool) -> Option<&LabelSelector> {
-    present.then_some(selector)
+impl AppsKind for Deployment {
+    const META: MetaRules = SUBDOMAIN_META;
+
+    fn spec_errors(&self, selector: Option<&LabelSelector>) -> Vec<FieldError> {
+        deployment_spec(self, selector)
+    }
+
+    fn decoded_selector(&self) -> Option<&LabelSelector> {
+        self.spec.as_ref().map(|s| &s.selector)
+    }
+}
+
+impl AppsKind for ReplicaSet {
+    const META: MetaRules = SUBDOMAIN_META;
+
+    fn spec_errors(&self, selector: Option<&LabelSelector>) -> Vec<FieldError> {
+        replica_set_spec(self, selector)
+    }
+
+    fn decoded_selector(&self) -> Option<&LabelSelector> {
+        self.spec.as_ref().map(|s| &s.selector)
+    }
+}
+
+impl AppsKind for DaemonSet {
+    const META: MetaRules = SUBDOMAIN_META;
+
+    fn spec_errors(&self, selector: Option<&LabelSelector>) -> Vec<FieldError> {
+        daemon_set_spec(self, selector)
+    }
+
+    fn decoded_selector(&self) -> Option<&LabelSelector> {
+        self.spec.as_ref().map(|s| &s.selector)
+    }
+}
+
+impl AppsKind for StatefulSet {
+    const META: MetaRules = STATEFUL_SET_META;
+
+    fn spec_errors(&self, selector: Option<&LabelSelector>) -> Vec<FieldError> {
+        stateful_set_spec(&self.spec.clone().unwrap_or_default(), selector)
+    }
+
+    fn decoded_selector(&self) -> Option<&LabelSelector> {
+        self.spec.as_ref().map(|s| &s.selector)
+    }
+
+    /// Only the fields named in the message may change; the selector is
+    /// covered by that rule.
+    fn spec_update_errors(new: &Workload<Self>, old: &Workload<Self>) -> Vec<FieldError> {
+        let old_spec = old.object.spec.clone().unwrap_or_default();
+        let mut kept = new.object.spec.clone().unwrap_or_default();
+        kept.replicas = old_spec.replicas;
+        kept.template = old_spec.template.clone();
+        kept.update_strategy = old_spec.update_strategy.clone();
+        kept.min_ready_seconds = old_spec.min_ready_seconds;
+        kept.ordinals = old_spec.ordinals.clone();
+        kept.persistent_volume_claim_retention_policy =
+            old_spec.persistent_volume_claim_retention_policy.clone();
+        if super::semantically_equal(&kept, &old_spec) {
+            Vec::new()
+        } else {
+            vec![FieldError::forbidden("spec", STATEFUL_SET_MUTABLE)]
+        }
+    }
 }
 
 fn selector_immutable(new: Option<&LabelSelector>, old: Option<&LabelSelector>) -> Vec<FieldError> {
@@ -86,31 +180,48 @@ fn required_selector(sel: Option<&LabelSelector>, kind: &str) -> Vec<FieldError>
         return vec![FieldError::required("spec.selector", "")];
     };
     let mut errors = validate_label_selector(Some(s), "spec.selector");
-    if Selector::Requirements(s).is_empty() {
-        errors.push(FieldError::new(
-            FieldErrorKind::Invalid,
-            "spec.selector",
-            Some(repr::label_selector(s)),
-            format!("empty selector is invalid for {kind}"),
-        ));
-    }
+    errors.extend(empty_selector(s, kind));
     errors
 }
 
+fn empty_selector(selector: &LabelSelector, kind: &str) -> Option<FieldError> {
+    let empty = selector
+        .match_labels
+        .as_ref()
+        .is_none_or(BTreeMap::is_empty)
+        && items(&selector.match_expressions).is_empty();
+    empty.then(|| {
+        FieldError::new(
+            FieldErrorKind::Invalid,
+            "spec.selector",
+            Some(repr::label_selector(selector)),
+            format!("empty selector is invalid for {kind}"),
+        )
+    })
+}
+
 fn selector_mismatch(template: &PodTemplateSpec) -> FieldError {
-    let labels = template.metadata.as_ref().and_then(|m| m.labels.as_ref());
     FieldError::new(
         FieldErrorKind::Invalid,
         "spec.template.metadata.labels",
-        Some(repr::string_map(labels)),
+        Some(repr::string_map(template_labels(template))),
         "`selector` does not match template `labels`",
     )
 }
 
-fn template_labels(
-    template: &PodTemplateSpec,
-) -> Option<&std::collections::BTreeMap<String, String>> {
+fn template_labels(template: &PodTemplateSpec) -> Option<&BTreeMap<String, String>> {
     template.metadata.as_ref().and_then(|m| m.labels.as_ref())
+}
+
+/// Whether a converted selector picks the template's pods; a missing one
+/// selects nothing.
+fn selects_template(
+    selector: Option<&selector::LabelSelector>,
+    template: &PodTemplateSpec,
+) -> bool {
+    let no_labels = BTreeMap::new();
+    let labels = template_labels(template).unwrap_or(&no_labels);
+    selector.is_some_and(|s| s.matches(labels))
 }
 
 /// Pods of controllers restart forever and have no deadline.
@@ -136,7 +247,7 @@ fn controller_pod_rules(template: &PodTemplateSpec, kind: &str) -> Vec<FieldErro
 
 /// The selector/template pair of Deployments and ReplicaSets.
 fn replica_template(sel: Option<&LabelSelector>, template: &PodTemplateSpec) -> Vec<FieldError> {
-    let Some(converted) = Selector::convert(sel) else {
+    let Ok(converted) = sel.map(label_selector).transpose() else {
         return vec![FieldError::new(
             FieldErrorKind::Invalid,
             "spec.selector",
@@ -145,7 +256,7 @@ fn replica_template(sel: Option<&LabelSelector>, template: &PodTemplateSpec) -> 
         )];
     };
     let mut errors = Vec::new();
-    if !converted.is_empty() && !converted.matches(template_labels(template)) {
+    if !selects_template(converted.as_ref(), template) {
         errors.push(selector_mismatch(template));
     }
     errors.extend(validate_pod_template(template, "spec.template"));
@@ -158,38 +269,8 @@ fn optional_nonnegative(path: &str, value: Option<i32>) -> Vec<FieldError> {
     value.map_or_else(Vec::new, |v| nonnegative(path, i64::from(v)))
 }
 
-pub(crate) fn deployment_create(obj: &Value) -> Vec<FieldError> {
-    with(obj, |d: &Deployment, present| {
-        let mut errors = validate_meta(&d.metadata, SUBDOMAIN_META);
-        errors.extend(deployment_spec(d, present));
-        errors
-    })
-}
-
-pub(crate) fn deployment_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    with2(
-        new,
-        old,
-        |new: &Workload<Deployment>, old: &Workload<Deployment>| {
-            let (n, o) = (&new.object, &old.object);
-            let mut errors = validate_meta_update_with(&n.metadata, &o.metadata, SUBDOMAIN_META);
-            errors.extend(deployment_spec(n, new.has_selector));
-            errors.extend(selector_immutable(
-                n.spec
-                    .as_ref()
-                    .and_then(|s| selector(&s.selector, new.has_selector)),
-                o.spec
-                    .as_ref()
-                    .and_then(|s| selector(&s.selector, old.has_selector)),
-            ));
-            errors
-        },
-    )
-}
-
-fn deployment_spec(d: &Deployment, present: bool) -> Vec<FieldError> {
+fn deployment_spec(d: &Deployment, sel: Option<&LabelSelector>) -> Vec<FieldError> {
     let spec = d.spec.clone().unwrap_or_default();
-    let sel = selector(&spec.selector, present);
     let mut errors = nonnegative("spec.replicas", i64::from(spec.replicas.unwrap_or(0)));
     errors.extend(required_selector(sel, "deployment"));
     errors.extend(replica_template(sel, &spec.template));
@@ -296,38 +377,8 @@ fn not_more_than_100_percent(value: &IntOrString, path: &str) -> Vec<FieldError>
     }
 }
 
-pub(crate) fn replica_set_create(obj: &Value) -> Vec<FieldError> {
-    with(obj, |rs: &ReplicaSet, present| {
-        let mut errors = validate_meta(&rs.metadata, SUBDOMAIN_META);
-        errors.extend(replica_set_spec(rs, present));
-        errors
-    })
-}
-
-pub(crate) fn replica_set_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    with2(
-        new,
-        old,
-        |new: &Workload<ReplicaSet>, old: &Workload<ReplicaSet>| {
-            let (n, o) = (&new.object, &old.object);
-            let mut errors = validate_meta_update_with(&n.metadata, &o.metadata, SUBDOMAIN_META);
-            errors.extend(replica_set_spec(n, new.has_selector));
-            errors.extend(selector_immutable(
-                n.spec
-                    .as_ref()
-                    .and_then(|s| selector(&s.selector, new.has_selector)),
-                o.spec
-                    .as_ref()
-                    .and_then(|s| selector(&s.selector, old.has_selector)),
-            ));
-            errors
-        },
-    )
-}
-
-fn replica_set_spec(rs: &ReplicaSet, present: bool) -> Vec<FieldError> {
+fn replica_set_spec(rs: &ReplicaSet, sel: Option<&LabelSelector>) -> Vec<FieldError> {
     let spec = rs.spec.clone().unwrap_or_default();
-    let sel = selector(&spec.selector, present);
     let mut errors = nonnegative("spec.replicas", i64::from(spec.replicas.unwrap_or(0)));
     errors.extend(nonnegative(
         "spec.minReadySeconds",
@@ -339,46 +390,7 @@ fn replica_set_spec(rs: &ReplicaSet, present: bool) -> Vec<FieldError> {
     errors
 }
 
-pub(crate) fn stateful_set_create(obj: &Value) -> Vec<FieldError> {
-    with(obj, |sts: &StatefulSet, present| {
-        let mut errors = validate_meta(&sts.metadata, STATEFUL_SET_META);
-        errors.extend(stateful_set_spec(
-            &sts.spec.clone().unwrap_or_default(),
-            present,
-        ));
-        errors
-    })
-}
-
-pub(crate) fn stateful_set_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    with2(
-        new,
-        old,
-        |new: &Workload<StatefulSet>, old: &Workload<StatefulSet>| {
-            let (n, o) = (&new.object, &old.object);
-            let (new_spec, old_spec) = (
-                n.spec.clone().unwrap_or_default(),
-                o.spec.clone().unwrap_or_default(),
-            );
-            let mut errors = validate_meta_update_with(&n.metadata, &o.metadata, STATEFUL_SET_META);
-            errors.extend(stateful_set_spec(&new_spec, new.has_selector));
-            let mut kept = new_spec.clone();
-            kept.replicas = old_spec.replicas;
-            kept.template = old_spec.template.clone();
-            kept.update_strategy = old_spec.update_strategy.clone();
-            kept.min_ready_seconds = old_spec.min_ready_seconds;
-            kept.ordinals = old_spec.ordinals.clone();
-            kept.persistent_volume_claim_retention_policy =
-                old_spec.persistent_volume_claim_retention_policy.clone();
-            if !super::semantically_equal(&kept, &old_spec) {
-                errors.push(FieldError::forbidden("spec", STATEFUL_SET_MUTABLE));
-            }
-            errors
-        },
-    )
-}
-
-fn stateful_set_spec(spec: &StatefulSetSpec, present: bool) -> Vec<FieldError> {
+fn stateful_set_spec(spec: &StatefulSetSpec, sel: Option<&LabelSelector>) -> Vec<FieldError> {
     let mut errors = Vec::new();
     let service_name = text(&spec.service_name);
     if !service_name.is_empty() {
@@ -424,18 +436,17 @@ fn stateful_set_spec(spec: &StatefulSetSpec, present: bool) -> Vec<FieldError> {
             i64::from(ordinals.start.unwrap_or(0)),
         ));
     }
-    let sel = selector(&spec.selector, present);
     errors.extend(required_selector(sel, "statefulset"));
-    match Selector::convert(sel) {
-        None => errors.push(FieldError::new(
+    match sel.map(label_selector).transpose() {
+        Err(_) => errors.push(FieldError::new(
             FieldErrorKind::Invalid,
             "spec.selector",
             Some(repr::optional_label_selector(sel)),
             "",
         )),
-        Some(converted) => {
+        Ok(converted) => {
             let template = &spec.template;
-            if !converted.is_empty() && !converted.matches(template_labels(template)) {
+            if !selects_template(converted.as_ref(), template) {
                 errors.push(selector_mismatch(template));
             }
             // Kubernetes checks only a StatefulSet template's metadata here.
@@ -486,54 +497,16 @@ fn stateful_set_strategy(spec: &StatefulSetSpec) -> Vec<FieldError> {
     }
 }
 
-pub(crate) fn daemon_set_create(obj: &Value) -> Vec<FieldError> {
-    with(obj, |ds: &DaemonSet, present| {
-        let mut errors = validate_meta(&ds.metadata, SUBDOMAIN_META);
-        errors.extend(daemon_set_spec(ds, present));
-        errors
-    })
-}
-
-pub(crate) fn daemon_set_update(new: &Value, old: &Value) -> Vec<FieldError> {
-    with2(
-        new,
-        old,
-        |new: &Workload<DaemonSet>, old: &Workload<DaemonSet>| {
-            let (n, o) = (&new.object, &old.object);
-            let mut errors = validate_meta_update_with(&n.metadata, &o.metadata, SUBDOMAIN_META);
-            errors.extend(daemon_set_spec(n, new.has_selector));
-            errors.extend(selector_immutable(
-                n.spec
-                    .as_ref()
-                    .and_then(|s| selector(&s.selector, new.has_selector)),
-                o.spec
-                    .as_ref()
-                    .and_then(|s| selector(&s.selector, old.has_selector)),
-            ));
-            errors
-        },
-    )
-}
-
-fn daemon_set_spec(ds: &DaemonSet, present: bool) -> Vec<FieldError> {
+fn daemon_set_spec(ds: &DaemonSet, sel: Option<&LabelSelector>) -> Vec<FieldError> {
     let spec = ds.spec.clone().unwrap_or_default();
-    let sel = selector(&spec.selector, present);
     let mut errors = validate_label_selector(sel, "spec.selector");
-    if let Some(converted) = Selector::convert(sel) {
-        if !converted.matches(template_labels(&spec.template)) {
+    if let Ok(converted) = sel.map(label_selector).transpose() {
+        if !selects_template(converted.as_ref(), &spec.template) {
             errors.push(selector_mismatch(&spec.template));
         }
     }
-    if let Some(s) = sel {
-        if Selector::Requirements(s).is_empty() {
-            errors.push(FieldError::new(
-                FieldErrorKind::Invalid,
-                "spec.selector",
-                Some(repr::label_selector(s)),
-                "empty selector is invalid for daemonset",
-            ));
-        }
-    }
+    // Unlike the other kinds, a DaemonSet's selector is checked only when present.
+    errors.extend(sel.and_then(|s| empty_selector(s, "daemonset")));
     errors.extend(validate_pod_template(&spec.template, "spec.template"));
     errors.extend(controller_pod_rules(&spec.template, "DaemonSet"));
     errors.extend(nonnegative(

@@ -7,6 +7,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{
     LabelSelector, LabelSelectorRequirement, ObjectMeta, OwnerReference,
 };
 use podnet_model::names;
+use podnet_model::selector::{self, SelectorError};
 
 use super::{child, immutable, index, invalid_problems, items, repr, text, too_long};
 use crate::status::{FieldError, FieldErrorKind};
@@ -494,73 +495,26 @@ fn selector_requirement(req: &LabelSelectorRequirement, path: &str) -> Vec<Field
     errors
 }
 
-/// A selector as Kubernetes evaluates it: `None` when it does not convert
-/// (bad operator, key or values), otherwise whether it matches `labels`.
-/// A missing selector selects nothing; an empty one selects everything.
-pub(crate) enum Selector<'a> {
-    Nothing,
-    Requirements(&'a LabelSelector),
-}
-
-impl<'a> Selector<'a> {
-    pub(crate) fn convert(selector: Option<&'a LabelSelector>) -> Option<Self> {
-        let Some(selector) = selector else {
-            return Some(Selector::Nothing);
-        };
-        for (k, v) in selector.match_labels.iter().flatten() {
-            if !names::qualified_name(k).is_empty() || !names::label_value(v).is_empty() {
-                return None;
-            }
-        }
-        for req in items(&selector.match_expressions) {
-            let values = items(&req.values);
-            let operator_fits = match req.operator.as_str() {
-                "In" | "NotIn" => !values.is_empty(),
-                "Exists" | "DoesNotExist" => values.is_empty(),
-                _ => false,
-            };
-            if !operator_fits
-                || !names::qualified_name(&req.key).is_empty()
-                || values.iter().any(|v| !names::label_value(v).is_empty())
-            {
-                return None;
-            }
-        }
-        Some(Selector::Requirements(selector))
-    }
-
-    /// Kubernetes skips the template check for selectors that select everything.
-    pub(crate) fn is_empty(&self) -> bool {
-        match self {
-            Selector::Nothing => false,
-            Selector::Requirements(s) => {
-                s.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
-                    && items(&s.match_expressions).is_empty()
-            }
-        }
-    }
-
-    pub(crate) fn matches(&self, labels: Option<&BTreeMap<String, String>>) -> bool {
-        let Selector::Requirements(selector) = self else {
-            return false;
-        };
-        let get = |k: &str| labels.and_then(|l| l.get(k));
-        let labels_match = selector
-            .match_labels
-            .iter()
-            .flatten()
-            .all(|(k, v)| get(k) == Some(v));
-        let expressions_match = items(&selector.match_expressions).iter().all(|req| {
-            let values = items(&req.values);
-            match (req.operator.as_str(), get(&req.key)) {
-                ("In", Some(v)) => values.contains(v),
-                ("NotIn", Some(v)) => !values.contains(v),
-                ("NotIn", None) | ("DoesNotExist", None) | ("Exists", Some(_)) => true,
-                _ => false,
-            }
-        });
-        labels_match && expressions_match
-    }
+/// A typed selector as Kubernetes converts it (`LabelSelectorAsSelector`):
+/// the model's selector, or why it does not convert (bad operator, key or values).
+pub(crate) fn label_selector(
+    selector: &LabelSelector,
+) -> Result<selector::LabelSelector, SelectorError> {
+    let expressions: Vec<(String, String, Vec<String>)> = items(&selector.match_expressions)
+        .iter()
+        .map(|e| {
+            (
+                e.key.clone(),
+                e.operator.clone(),
+                e.values.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let no_labels = BTreeMap::new();
+    selector::LabelSelector::from_parts(
+        selector.match_labels.as_ref().unwrap_or(&no_labels),
+        &expressions,
+    )
 }
 
 #[cfg(test)]
@@ -658,7 +612,7 @@ mod tests {
                 "spec.selector.matchExpressions[2].operator",
             ]
         );
-        assert!(Selector::convert(Some(&selector)).is_none());
+        assert!(label_selector(&selector).is_err());
     }
 
     #[test]
@@ -669,14 +623,9 @@ mod tests {
             "matchExpressions": [{"key": "tier", "operator": "DoesNotExist"}]
         }))
         .unwrap();
-        assert!(Selector::convert(Some(&selector))
-            .unwrap()
-            .matches(Some(&labels)));
-        let nothing = Selector::convert(None).unwrap();
-        assert!(!nothing.is_empty());
-        assert!(!nothing.matches(Some(&labels)));
+        assert!(label_selector(&selector).unwrap().matches(&labels));
         let everything = LabelSelector::default();
-        assert!(Selector::convert(Some(&everything)).unwrap().is_empty());
+        assert!(label_selector(&everything).unwrap().is_everything());
     }
 
     #[test]

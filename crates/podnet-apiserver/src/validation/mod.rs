@@ -21,6 +21,9 @@ mod repr;
 mod scheduling;
 mod service;
 
+pub(crate) use meta::label_selector;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -43,10 +46,10 @@ pub fn validate_create(res: &Resource, obj: &Value) -> Vec<FieldError> {
         ("networking.k8s.io", "NetworkPolicy") => typed(obj, networking::network_policy_create),
         ("networking.k8s.io", "Ingress") => typed(obj, networking::ingress_create),
         ("networking.k8s.io", "IngressClass") => typed(obj, networking::ingress_class_create),
-        ("apps", "Deployment") => apps::deployment_create(obj),
-        ("apps", "ReplicaSet") => apps::replica_set_create(obj),
-        ("apps", "StatefulSet") => apps::stateful_set_create(obj),
-        ("apps", "DaemonSet") => apps::daemon_set_create(obj),
+        ("apps", "Deployment") => apps::create::<Deployment>(obj),
+        ("apps", "ReplicaSet") => apps::create::<ReplicaSet>(obj),
+        ("apps", "StatefulSet") => apps::create::<StatefulSet>(obj),
+        ("apps", "DaemonSet") => apps::create::<DaemonSet>(obj),
         ("coordination.k8s.io", "Lease") => typed(obj, core_misc::lease_create),
         _ => vec![unknown_kind(res)],
     };
@@ -75,10 +78,10 @@ pub fn validate_update(res: &Resource, new: &Value, old: &Value) -> Vec<FieldErr
         }
         ("networking.k8s.io", "Ingress") => typed2(new, old, networking::ingress_update),
         ("networking.k8s.io", "IngressClass") => typed2(new, old, networking::ingress_class_update),
-        ("apps", "Deployment") => apps::deployment_update(new, old),
-        ("apps", "ReplicaSet") => apps::replica_set_update(new, old),
-        ("apps", "StatefulSet") => apps::stateful_set_update(new, old),
-        ("apps", "DaemonSet") => apps::daemon_set_update(new, old),
+        ("apps", "Deployment") => apps::update::<Deployment>(new, old),
+        ("apps", "ReplicaSet") => apps::update::<ReplicaSet>(new, old),
+        ("apps", "StatefulSet") => apps::update::<StatefulSet>(new, old),
+        ("apps", "DaemonSet") => apps::update::<DaemonSet>(new, old),
         ("coordination.k8s.io", "Lease") => typed2(new, old, core_misc::lease_update),
         _ => vec![unknown_kind(res)],
     };
