@@ -1,11 +1,11 @@
 //! The typed check every incoming object passes: decode into the kind's
 //! k8s-openapi type and encode back. What comes out is the object in its
-//! canonical JSON form; fields the type does not know are reported, so that
-//! `fieldValidation=Strict` can refuse them as Kubernetes does.
+//! canonical JSON form; fields the kind's schema does not declare are
+//! reported, so that `fieldValidation=Strict` can refuse them as Kubernetes does.
 
 use k8s_openapi::api::{apps, coordination, core, discovery, networking};
 use serde::{de::DeserializeOwned, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::resources::Resource;
 use crate::status::ApiError;
@@ -79,60 +79,11 @@ pub fn normalize(res: &Resource, input: &Value) -> Result<Normalized, ApiError> 
             )))
         }
     };
-    let mut unknown_fields = Vec::new();
-    unknown(input, &object, "", &mut unknown_fields);
+    let unknown_fields = crate::schema::unknown_fields(&res.definition_name(), input);
     Ok(Normalized {
         object,
         unknown_fields,
     })
-}
-
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
-/// Keys of `input` that the typed round trip dropped. A null in the input is
-/// "not set", never unknown.
-fn unknown(input: &Value, output: &Value, path: &str, found: &mut Vec<String>) {
-    match (input, output) {
-        (Value::Object(i), Value::Object(o)) => unknown_in_map(i, o, path, found),
-        (Value::Array(i), Value::Array(o)) => {
-            for (index, (a, b)) in i.iter().zip(o.iter()).enumerate() {
-                unknown(a, b, &format!("{path}[{index}]"), found);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn unknown_in_map(
-    input: &Map<String, Value>,
-    output: &Map<String, Value>,
-    path: &str,
-    found: &mut Vec<String>,
-) {
-    for (key, value) in input {
-        match output.get(key) {
-            Some(out) => unknown(value, out, &join(path, key), found),
-            None if value.is_null() => {}
-            // An empty object or list the type leaves out is a known field
-            // at its zero value (e.g. `securityContext: {}` on some types).
-            None if is_empty(value) && !path.is_empty() => {}
-            None => found.push(join(path, key)),
-        }
-    }
-}
-
-fn is_empty(value: &Value) -> bool {
-    match value {
-        Value::Object(m) => m.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        _ => false,
-    }
 }
 
 #[cfg(test)]
