@@ -27,8 +27,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::controller::{self, applier, Action};
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::watcher::{self, watcher};
-use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 use tokio::sync::{mpsc, Notify};
 
@@ -382,18 +381,12 @@ async fn watch_services(
     mut writer: reflector::store::Writer<Service>,
     queue: Queue,
 ) -> ControllerError {
-    let api: Api<Service> = Api::all(ctx.client.clone());
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut events = watch::events(
+        Api::<Service>::all(ctx.client.clone()),
+        watcher::Config::default(),
+        "services",
+    );
     while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(source) => {
-                tracing::warn!(error = %ControllerError::Watch { resource: "services", source }, "watch failed; retrying");
-                continue;
-            }
-        };
         writer.apply_watcher_event(&event);
         match &event {
             watcher::Event::Apply(service) | watcher::Event::InitApply(service) => {
@@ -419,18 +412,12 @@ async fn watch_pods(
     mut writer: reflector::store::Writer<Pod>,
     queue: Queue,
 ) -> ControllerError {
-    let api: Api<Pod> = Api::all(ctx.client.clone());
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut events = watch::events(
+        Api::<Pod>::all(ctx.client.clone()),
+        watcher::Config::default(),
+        "pods",
+    );
     while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(source) => {
-                tracing::warn!(error = %ControllerError::Watch { resource: "pods", source }, "watch failed; retrying");
-                continue;
-            }
-        };
         let before = match &event {
             watcher::Event::Apply(pod) => ctx.pods.get(&ObjectRef::from_obj(pod)),
             _ => None,
@@ -468,18 +455,14 @@ async fn watch_slices(
     mut writer: reflector::store::Writer<EndpointSlice>,
     queue: Queue,
 ) -> ControllerError {
-    let api: Api<EndpointSlice> = Api::all(ctx.client.clone());
     let managed =
         watcher::Config::default().labels(&format!("{LABEL_MANAGED_BY}={CONTROLLER_NAME}"));
-    let mut events = watcher(api, managed).default_backoff().boxed();
+    let mut events = watch::events(
+        Api::<EndpointSlice>::all(ctx.client.clone()),
+        managed,
+        "endpointslices",
+    );
     while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(source) => {
-                tracing::warn!(error = %ControllerError::Watch { resource: "endpointslices", source }, "watch failed; retrying");
-                continue;
-            }
-        };
         writer.apply_watcher_event(&event);
         match &event {
             watcher::Event::Apply(slice) => {
@@ -510,19 +493,13 @@ async fn watch_endpoints(
     mut writer: reflector::store::Writer<Endpoints>,
     queue: Queue,
 ) -> ControllerError {
-    let api: Api<Endpoints> = Api::all(ctx.client.clone());
-    let mut events = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .boxed();
+    let mut events = watch::events(
+        Api::<Endpoints>::all(ctx.client.clone()),
+        watcher::Config::default(),
+        "endpoints",
+    );
     let mut leftovers_checked = false;
     while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(source) => {
-                tracing::warn!(error = %ControllerError::Watch { resource: "endpoints", source }, "watch failed; retrying");
-                continue;
-            }
-        };
         writer.apply_watcher_event(&event);
         match &event {
             // Someone deleted a Service's Endpoints: write them again.

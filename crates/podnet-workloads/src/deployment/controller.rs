@@ -7,7 +7,6 @@ use std::sync::Arc;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus, ReplicaSet};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use k8s_openapi::Resource as ApiResource;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -16,15 +15,10 @@ use kube::{Api, Client, ResourceExt};
 use serde_json::json;
 
 use super::plan::{self, DeploymentPlan, ReplicaSetWrite, REVISION, STRATEGY_RECREATE};
-use crate::error::{is_already_exists, is_status, ReconcileError};
+use crate::error::{is_already_exists, ReconcileError};
 use crate::owners;
 use crate::pods;
-use crate::runtime::{self, Retries};
-
-struct Context {
-    client: Client,
-    retries: Retries,
-}
+use crate::runtime::{self, Context};
 
 /// Runs the Deployment controller until the watches end (they retry on
 /// their own, so in practice until the task is dropped).
@@ -46,18 +40,7 @@ pub async fn run(client: Client) {
             watcher::Config::default(),
             move |pod| recreate_deployments_of_pod(&for_pods, &pod),
         );
-    let context = Arc::new(Context {
-        client,
-        retries: Retries::default(),
-    });
-    let stream = controller.run(
-        reconcile,
-        |deployment, error, context: Arc<Context>| {
-            context.retries.failed(deployment.as_ref(), error)
-        },
-        context,
-    );
-    runtime::drive("deployment", stream).await;
+    runtime::run("deployment", controller, client, reconcile).await;
 }
 
 fn selects(deployment: &Deployment, labels: &std::collections::BTreeMap<String, String>) -> bool {
@@ -74,16 +57,10 @@ fn deployments_of_replica_set(
     store: &Store<Deployment>,
     rs: &ReplicaSet,
 ) -> Vec<ObjectRef<Deployment>> {
-    let namespace = rs.namespace().unwrap_or_default();
-    if let Some(reference) = owners::controller_of(&rs.metadata) {
-        let is_deployment =
-            reference.kind == Deployment::KIND && reference.api_version == Deployment::API_VERSION;
-        return if is_deployment {
-            vec![ObjectRef::new(&reference.name).within(&namespace)]
-        } else {
-            Vec::new()
-        };
+    if let Some(controlling) = runtime::controlling(&rs.metadata) {
+        return controlling;
     }
+    let namespace = rs.namespace().unwrap_or_default();
     store
         .state()
         .into_iter()
@@ -119,14 +96,6 @@ async fn reconcile(
     cached: Arc<Deployment>,
     context: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
-    let result = reconcile_fresh(&cached, &context).await;
-    if result.is_ok() {
-        context.retries.succeeded(cached.as_ref());
-    }
-    result
-}
-
-async fn reconcile_fresh(cached: &Deployment, context: &Context) -> Result<Action, ReconcileError> {
     let namespace = cached.namespace().unwrap_or_default();
     let name = cached.name_any();
     let deployments: Api<Deployment> = Api::namespaced(context.client.clone(), &namespace);
@@ -177,20 +146,17 @@ async fn execute(
     for write in &plan.writes {
         match write {
             ReplicaSetWrite::Adopt(change) | ReplicaSetWrite::Release(change) => {
-                let (params, patch) = runtime::merge_patch(&change.patch);
-                match replica_sets.patch(&change.name, &params, &patch).await {
-                    Ok(_) => {}
-                    Err(e) if is_status(&e, 404) => {}
-                    Err(e) => {
-                        return Err(ReconcileError::api(
+                runtime::patch_child(replica_sets, change)
+                    .await
+                    .map_err(|e| {
+                        ReconcileError::api(
                             format!(
                                 "{describe}: changing the owners of ReplicaSet {}",
                                 change.name
                             ),
                             e,
-                        ))
-                    }
-                }
+                        )
+                    })?;
             }
             ReplicaSetWrite::Create(rs) => {
                 create_replica_set(&deployment, rs, deployments, replica_sets).await?
@@ -205,19 +171,14 @@ async fn execute(
                     })?;
             }
             ReplicaSetWrite::Delete { name, uid } => {
-                match replica_sets
-                    .delete(name, &runtime::delete_params(uid))
+                runtime::delete_child(replica_sets, name, uid)
                     .await
-                {
-                    Ok(_) => {}
-                    Err(e) if is_status(&e, 404) || is_status(&e, 409) => {}
-                    Err(e) => {
-                        return Err(ReconcileError::api(
+                    .map_err(|e| {
+                        ReconcileError::api(
                             format!("{describe}: deleting old ReplicaSet {name}"),
                             e,
-                        ))
-                    }
-                }
+                        )
+                    })?;
             }
         }
     }

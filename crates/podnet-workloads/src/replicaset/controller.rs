@@ -8,7 +8,6 @@ use futures_util::future::join_all;
 use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use k8s_openapi::Resource as ApiResource;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -16,15 +15,10 @@ use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, ResourceExt};
 
 use super::plan::{self, ReplicaSetPlan};
-use crate::error::{is_status, ReconcileError};
+use crate::error::ReconcileError;
 use crate::owners;
 use crate::pods;
-use crate::runtime::{self, Retries};
-
-struct Context {
-    client: Client,
-    retries: Retries,
-}
+use crate::runtime::{self, Context};
 
 /// Runs the ReplicaSet controller until the watches end (they retry on
 /// their own, so in practice until the task is dropped).
@@ -39,35 +33,20 @@ pub async fn run(client: Client) {
         watcher::Config::default(),
         move |pod| replica_sets_of_pod(&replica_sets, &pod),
     );
-    let context = Arc::new(Context {
-        client,
-        retries: Retries::default(),
-    });
-    let stream = controller.run(
-        reconcile,
-        |rs, error, context: Arc<Context>| context.retries.failed(rs.as_ref(), error),
-        context,
-    );
-    runtime::drive("replicaset", stream).await;
+    runtime::run("replicaset", controller, client, reconcile).await;
 }
 
 /// The ReplicaSets a pod change concerns: its controller if that is a
 /// ReplicaSet, or for an orphan every ReplicaSet of its namespace whose
 /// selector matches it (one of them will adopt it).
 fn replica_sets_of_pod(store: &Store<ReplicaSet>, pod: &Pod) -> Vec<ObjectRef<ReplicaSet>> {
-    let namespace = pod.namespace().unwrap_or_default();
-    if let Some(reference) = owners::controller_of(&pod.metadata) {
-        let is_replica_set =
-            reference.kind == ReplicaSet::KIND && reference.api_version == ReplicaSet::API_VERSION;
-        return if is_replica_set {
-            vec![ObjectRef::new(&reference.name).within(&namespace)]
-        } else {
-            Vec::new()
-        };
+    if let Some(controlling) = runtime::controlling(&pod.metadata) {
+        return controlling;
     }
     if !pods::is_active(pod) {
         return Vec::new();
     }
+    let namespace = pod.namespace().unwrap_or_default();
     store
         .state()
         .into_iter()
@@ -86,14 +65,6 @@ async fn reconcile(
     cached: Arc<ReplicaSet>,
     context: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
-    let result = reconcile_fresh(&cached, &context).await;
-    if result.is_ok() {
-        context.retries.succeeded(cached.as_ref());
-    }
-    result
-}
-
-async fn reconcile_fresh(cached: &ReplicaSet, context: &Context) -> Result<Action, ReconcileError> {
     let namespace = cached.namespace().unwrap_or_default();
     let name = cached.name_any();
     let replica_sets: Api<ReplicaSet> = Api::namespaced(context.client.clone(), &namespace);
@@ -124,18 +95,12 @@ async fn execute(
 ) -> Result<(), ReconcileError> {
     let describe = owners::describe(rs);
     for change in plan.adopt.iter().chain(&plan.release) {
-        let (params, patch) = runtime::merge_patch(&change.patch);
-        match pods_api.patch(&change.name, &params, &patch).await {
-            Ok(_) => {}
-            // A pod that went away needs neither adoption nor release.
-            Err(e) if is_status(&e, 404) => {}
-            Err(e) => {
-                return Err(ReconcileError::api(
-                    format!("{describe}: changing the owners of pod {}", change.name),
-                    e,
-                ))
-            }
-        }
+        runtime::patch_child(pods_api, change).await.map_err(|e| {
+            ReconcileError::api(
+                format!("{describe}: changing the owners of pod {}", change.name),
+                e,
+            )
+        })?;
     }
 
     let manage = if plan.create > 0 {
@@ -222,15 +187,9 @@ async fn create_pods(
 
 async fn delete_pods(plan: &ReplicaSetPlan, pods_api: &Api<Pod>) -> Result<(), ReconcileError> {
     let results = join_all(plan.delete.iter().map(|pod| async move {
-        match pods_api
-            .delete(&pod.name, &runtime::delete_params(&pod.uid))
+        runtime::delete_child(pods_api, &pod.name, &pod.uid)
             .await
-        {
-            Ok(_) => Ok(()),
-            // Gone already, or replaced by another pod of that name: nothing to do.
-            Err(e) if is_status(&e, 404) || is_status(&e, 409) => Ok(()),
-            Err(e) => Err(ReconcileError::api(format!("deleting pod {}", pod.name), e)),
-        }
+            .map_err(|e| ReconcileError::api(format!("deleting pod {}", pod.name), e))
     }))
     .await;
     results.into_iter().collect()

@@ -7,7 +7,6 @@ use futures_util::future::join_all;
 use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetStatus};
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
-use k8s_openapi::Resource as ApiResource;
 use kube::api::ListParams;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -15,15 +14,10 @@ use kube::runtime::{watcher, Controller};
 use kube::{Api, Client, ResourceExt};
 
 use super::plan::{self, PodWrite, StatefulSetPlan};
-use crate::error::{is_status, ReconcileError};
+use crate::error::ReconcileError;
 use crate::owners;
 use crate::pods;
-use crate::runtime::{self, Retries};
-
-struct Context {
-    client: Client,
-    retries: Retries,
-}
+use crate::runtime::{self, Context};
 
 /// Runs the StatefulSet controller until the watches end (they retry on
 /// their own, so in practice until the task is dropped).
@@ -38,31 +32,16 @@ pub async fn run(client: Client) {
         watcher::Config::default(),
         move |pod| sets_of_pod(&sets, &pod),
     );
-    let context = Arc::new(Context {
-        client,
-        retries: Retries::default(),
-    });
-    let stream = controller.run(
-        reconcile,
-        |set, error, context: Arc<Context>| context.retries.failed(set.as_ref(), error),
-        context,
-    );
-    runtime::drive("statefulset", stream).await;
+    runtime::run("statefulset", controller, client, reconcile).await;
 }
 
 /// A pod change concerns its controlling StatefulSet, or for an orphan
 /// named like a member the set of that name when its selector matches.
 fn sets_of_pod(store: &Store<StatefulSet>, pod: &Pod) -> Vec<ObjectRef<StatefulSet>> {
-    let namespace = pod.namespace().unwrap_or_default();
-    if let Some(reference) = owners::controller_of(&pod.metadata) {
-        let is_set = reference.kind == StatefulSet::KIND
-            && reference.api_version == StatefulSet::API_VERSION;
-        return if is_set {
-            vec![ObjectRef::new(&reference.name).within(&namespace)]
-        } else {
-            Vec::new()
-        };
+    if let Some(controlling) = runtime::controlling(&pod.metadata) {
+        return controlling;
     }
+    let namespace = pod.namespace().unwrap_or_default();
     let Some((parent, _)) = plan::parent_and_ordinal(pod.metadata.name.as_deref().unwrap_or(""))
     else {
         return Vec::new();
@@ -83,17 +62,6 @@ fn sets_of_pod(store: &Store<StatefulSet>, pod: &Pod) -> Vec<ObjectRef<StatefulS
 async fn reconcile(
     cached: Arc<StatefulSet>,
     context: Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    let result = reconcile_fresh(&cached, &context).await;
-    if result.is_ok() {
-        context.retries.succeeded(cached.as_ref());
-    }
-    result
-}
-
-async fn reconcile_fresh(
-    cached: &StatefulSet,
-    context: &Context,
 ) -> Result<Action, ReconcileError> {
     let namespace = cached.namespace().unwrap_or_default();
     let name = cached.name_any();
@@ -133,17 +101,9 @@ async fn execute(
     for write in &plan.writes {
         match write {
             PodWrite::Adopt(change) | PodWrite::Release(change) | PodWrite::Relabel(change) => {
-                let (params, patch) = runtime::merge_patch(&change.patch);
-                match pods_api.patch(&change.name, &params, &patch).await {
-                    Ok(_) => {}
-                    Err(e) if is_status(&e, 404) => {}
-                    Err(e) => {
-                        return Err(ReconcileError::api(
-                            format!("{describe}: patching pod {}", change.name),
-                            e,
-                        ))
-                    }
-                }
+                runtime::patch_child(pods_api, change).await.map_err(|e| {
+                    ReconcileError::api(format!("{describe}: patching pod {}", change.name), e)
+                })?;
             }
             PodWrite::Create(pod) => creates.push(pod.as_ref()),
             PodWrite::Delete { name, uid } => deletes.push((name, uid)),
@@ -161,21 +121,14 @@ async fn execute(
             ));
         }
     }
-    let deleted = join_all(deletes.iter().map(|(name, uid)| async move {
-        pods_api.delete(name, &runtime::delete_params(uid)).await
-    }))
+    let deleted = join_all(
+        deletes
+            .iter()
+            .map(|(name, uid)| runtime::delete_child(pods_api, name, uid)),
+    )
     .await;
     for ((name, _), result) in deletes.iter().zip(deleted) {
-        match result {
-            Ok(_) => {}
-            Err(e) if is_status(&e, 404) || is_status(&e, 409) => {}
-            Err(e) => {
-                return Err(ReconcileError::api(
-                    format!("{describe}: deleting pod {name}"),
-                    e,
-                ))
-            }
-        }
+        result.map_err(|e| ReconcileError::api(format!("{describe}: deleting pod {name}"), e))?;
     }
     Ok(())
 }
