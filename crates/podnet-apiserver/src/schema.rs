@@ -724,20 +724,28 @@ fn walk_unknown(definition: &str, value: &Value, path: &str, unknown: &mut Vec<S
     else {
         return;
     };
-    for (field, field_value) in object {
-        let field_path = if path.is_empty() {
-            field.clone()
+    // Paths are only built for unknown fields and for nested objects: most
+    // fields of an object are known scalars.
+    let join = |field: &str| {
+        if path.is_empty() {
+            field.to_string()
         } else {
             format!("{path}.{field}")
-        };
+        }
+    };
+    for (field, field_value) in object {
         let Some(property) = properties.get(field) else {
-            unknown.push(field_path);
+            unknown.push(join(field));
             continue;
         };
+        if !(field_value.is_object() || field_value.is_array()) {
+            continue;
+        }
         let meta = describe(defs, property);
         let Some(child) = meta.definition else {
             continue;
         };
+        let field_path = join(field);
         match (meta.shape, field_value) {
             (FieldShape::Object, _) => walk_unknown(child, field_value, &field_path, unknown),
             (FieldShape::List, Value::Array(items)) if meta.items_are_objects => {
