@@ -38,6 +38,40 @@ impl Default for ControllerConfig {
     }
 }
 
+/// The part of a stored object the controllers read: its metadata. Every
+/// write in the cluster passes through here, so only this part is decoded
+/// (the rest of the object is skipped, not built).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Head {
+    #[serde(default)]
+    metadata: HeadMeta,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct HeadMeta {
+    name: String,
+    namespace: Option<String>,
+    uid: String,
+    deletion_timestamp: Option<String>,
+    finalizers: Vec<String>,
+    owner_references: Vec<OwnerReference>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct OwnerReference {
+    api_version: String,
+    kind: String,
+    uid: String,
+}
+
+impl Head {
+    fn parse(bytes: &[u8]) -> Option<Head> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
 /// One object as the index knows it.
 #[derive(Debug, Clone)]
 struct Entry {
@@ -73,47 +107,49 @@ fn resource_of_key(key: &str) -> Option<&'static Resource> {
 }
 
 impl Index {
-    fn put(&mut self, key: &str, obj: &Value) {
+    fn put(&mut self, key: &str, head: &Head) {
         let Some(res) = resource_of_key(key) else {
             return;
         };
-        let uid = object::uid(obj).to_string();
+        let meta = &head.metadata;
+        let uid = meta.uid.clone();
         if uid.is_empty() {
             return;
         }
         self.remove(key);
-        let owners = object::owner_uids(obj);
+        let owners: Vec<String> = meta
+            .owner_references
+            .iter()
+            .map(|r| r.uid.clone())
+            .collect();
         for owner in &owners {
             self.dependents
                 .entry(owner.clone())
                 .or_default()
                 .insert(uid.clone());
         }
-        let namespace = object::namespace(obj).map(str::to_string);
+        let namespace = meta.namespace.clone().filter(|ns| !ns.is_empty());
         if let Some(ns) = &namespace {
             self.in_namespace
                 .entry(ns.clone())
                 .or_default()
                 .insert(key.to_string());
         }
-        let marked = object::deletion_timestamp(obj).is_some();
-        if marked {
-            let finalizers = object::finalizers(obj);
-            if finalizers
+        if let Some(deletion) = &meta.deletion_timestamp {
+            if meta
+                .finalizers
                 .iter()
                 .any(|f| f == "foregroundDeletion" || f == "orphan")
             {
                 self.pending.insert(uid.clone());
             }
             if res.group.is_empty() && res.kind == "Pod" {
-                if let Some(deadline) = object::deletion_timestamp(obj).and_then(object::parse_time)
-                {
+                if let Some(deadline) = object::parse_time(deletion) {
                     self.terminating_pods.insert(uid.clone(), deadline);
                 }
             }
             if res.group.is_empty() && res.kind == "Namespace" {
-                self.terminating_namespaces
-                    .insert(object::name(obj).to_string());
+                self.terminating_namespaces.insert(meta.name.clone());
             }
         }
         self.uid_of_key.insert(key.to_string(), uid.clone());
@@ -122,7 +158,7 @@ impl Index {
             Entry {
                 res,
                 namespace,
-                name: object::name(obj).to_string(),
+                name: meta.name.clone(),
                 owners,
             },
         );
@@ -204,18 +240,11 @@ async fn follow(registry: &Arc<Registry>) -> Result<(), ApiError> {
     let revision = registry.current_revision().await?;
     for res in RESOURCES {
         let page = registry
-            .list(
-                res,
-                None,
-                &Filter::everything(res),
-                &ListOptions {
-                    resource_version: None,
-                    ..Default::default()
-                },
-            )
+            .list_raw(res, None, &ListOptions::default())
             .await?;
-        for obj in &page.items {
-            index.put(&res.key(object::namespace(obj), object::name(obj)), obj);
+        for head in page.items.iter().filter_map(|bytes| Head::parse(bytes)) {
+            let meta = &head.metadata;
+            index.put(&res.key(meta.namespace.as_deref(), &meta.name), &head);
         }
     }
     // Work left from before a restart: dangling dependents and pending deletions.
@@ -259,26 +288,29 @@ async fn follow(registry: &Arc<Registry>) -> Result<(), ApiError> {
 async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event) {
     match event {
         Event::Put { kv, prev } => {
-            let Ok(obj) = object::decode(&kv) else { return };
+            let Some(head) = Head::parse(&kv.value) else {
+                return;
+            };
             let is_new = prev.is_none();
-            index.put(&kv.key, &obj);
+            index.put(&kv.key, &head);
             let Some(res) = resource_of_key(&kv.key) else {
                 return;
             };
+            let meta = &head.metadata;
             // A dependent written after its owners were deleted (a
             // controller racing the deletion) has no owner deletion left to
             // collect it. Owners of kinds not served here cannot be checked.
-            if object::deletion_timestamp(&obj).is_none() && owners_are_served(&obj) {
-                if let Some(entry) = index.dangling(object::uid(&obj)) {
+            if meta.deletion_timestamp.is_none() && owners_are_served(meta) {
+                if let Some(entry) = index.dangling(&meta.uid) {
                     delete_quietly(registry, &entry).await;
                     return;
                 }
             }
             if is_new && res.group.is_empty() && res.kind == "Namespace" {
-                ensure_default_service_account(registry, index, object::name(&obj)).await;
+                ensure_default_service_account(registry, index, &meta.name).await;
             }
-            if object::deletion_timestamp(&obj).is_some() {
-                progress_deletion(registry, index, object::uid(&obj)).await;
+            if meta.deletion_timestamp.is_some() {
+                progress_deletion(registry, index, &meta.uid).await;
             }
         }
         Event::Delete { key, .. } => {
@@ -310,15 +342,13 @@ async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event)
 
 /// True when every owner reference names a kind this server serves, so
 /// an owner missing from the index is really gone.
-fn owners_are_served(obj: &Value) -> bool {
-    let references = obj["metadata"]["ownerReferences"].as_array();
-    references.into_iter().flatten().all(|reference| {
-        let api_version = reference["apiVersion"].as_str().unwrap_or("");
+fn owners_are_served(meta: &HeadMeta) -> bool {
+    meta.owner_references.iter().all(|reference| {
+        let api_version = reference.api_version.as_str();
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let kind = reference["kind"].as_str().unwrap_or("");
         RESOURCES
             .iter()
-            .any(|r| r.group == group && r.version == version && r.kind == kind)
+            .any(|r| r.group == group && r.version == version && r.kind == reference.kind)
     })
 }
 
@@ -601,12 +631,18 @@ async fn compaction(registry: Arc<Registry>, interval: Duration) {
 mod tests {
     use super::*;
 
-    fn obj(uid: &str, name: &str, owners: &[&str]) -> Value {
+    fn head(value: Value) -> Head {
+        serde_json::from_value(value).expect("object metadata")
+    }
+
+    fn obj(uid: &str, name: &str, owners: &[&str]) -> Head {
         let refs: Vec<Value> = owners
             .iter()
             .map(|o| json!({"uid": o, "kind": "ReplicaSet", "name": "rs", "apiVersion": "apps/v1"}))
             .collect();
-        json!({"metadata": {"uid": uid, "name": name, "namespace": "default", "ownerReferences": refs}})
+        head(
+            json!({"metadata": {"uid": uid, "name": name, "namespace": "default", "ownerReferences": refs}}),
+        )
     }
 
     #[test]
@@ -654,15 +690,15 @@ mod tests {
 
     #[test]
     fn owners_of_unserved_kinds_are_not_judged() {
-        assert!(owners_are_served(&obj("p1", "a", &["rs1"])));
-        let job_owned = json!({"metadata": {"ownerReferences": [
+        assert!(owners_are_served(&obj("p1", "a", &["rs1"]).metadata));
+        let job_owned = head(json!({"metadata": {"ownerReferences": [
             {"uid": "j", "kind": "Job", "name": "j", "apiVersion": "batch/v1"}
-        ]}});
-        assert!(!owners_are_served(&job_owned));
-        let node_owned = json!({"metadata": {"ownerReferences": [
+        ]}}));
+        assert!(!owners_are_served(&job_owned.metadata));
+        let node_owned = head(json!({"metadata": {"ownerReferences": [
             {"uid": "n", "kind": "Node", "name": "n", "apiVersion": "v1"}
-        ]}});
-        assert!(owners_are_served(&node_owned));
+        ]}}));
+        assert!(owners_are_served(&node_owned.metadata));
     }
 
     #[test]

@@ -79,19 +79,6 @@ pub fn deletion_timestamp(obj: &Value) -> Option<&str> {
     meta_str(obj, "deletionTimestamp")
 }
 
-/// The owner references of an object: (uid, kind, name, controller, blockOwnerDeletion).
-pub fn owner_uids(obj: &Value) -> Vec<String> {
-    obj.get("metadata")
-        .and_then(|m| m.get("ownerReferences"))
-        .and_then(Value::as_array)
-        .map(|refs| {
-            refs.iter()
-                .filter_map(|r| r.get("uid").and_then(Value::as_str).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Now, as Kubernetes writes timestamps (RFC 3339, whole seconds, UTC).
 pub fn now_rfc3339() -> String {
     format_time(jiff::Timestamp::now())
