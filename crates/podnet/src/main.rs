@@ -8,6 +8,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod cluster;
+mod controlplane;
+mod demo;
+mod pods;
 mod workload;
 
 #[derive(Parser)]
@@ -37,6 +41,15 @@ enum Cmd {
         #[command(subcommand)]
         command: workload::WorkloadCmd,
     },
+    /// The API server and the cluster controllers (node IPAM, scheduler,
+    /// EndpointSlices, workloads) in one process.
+    Controlplane(controlplane::ControlplaneArgs),
+    /// Build a multi-node cluster on this host and wait until every node is Ready.
+    Up(cluster::UpArgs),
+    /// Remove everything `podnet up` made.
+    Down,
+    /// Show the lab, the cluster's processes and its nodes.
+    Status,
     /// Bearer tokens for the API server (e.g. for node agents).
     Token {
         #[command(subcommand)]
@@ -45,7 +58,7 @@ enum Cmd {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum StoreKind {
+pub(crate) enum StoreKind {
     /// SQLite in DATA_DIR/store.db.
     Embedded,
     /// etcd v3 at --etcd-endpoints.
@@ -53,7 +66,7 @@ enum StoreKind {
 }
 
 #[derive(clap::Args)]
-struct ApiserverArgs {
+pub(crate) struct ApiserverArgs {
     /// Where certificates, tokens, the kubeconfig and the embedded store live.
     #[arg(long)]
     data_dir: PathBuf,
@@ -134,7 +147,8 @@ fn parse_port_range(range: &str) -> Result<std::ops::RangeInclusive<u16>> {
     Ok(low..=high)
 }
 
-fn apiserver(args: ApiserverArgs) -> Result<()> {
+/// Logs to stderr at the level RUST_LOG says (info by default).
+pub(crate) fn init_tracing() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -142,6 +156,12 @@ fn apiserver(args: ApiserverArgs) -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+}
+
+/// The server configuration the command line asks for.
+pub(crate) fn server_config(
+    args: &ApiserverArgs,
+) -> Result<podnet_apiserver::server::ServerConfig> {
     let mut config = podnet_apiserver::server::ServerConfig::new(&args.data_dir);
     config.listen = args.listen;
     config.advertise_address = args.advertise_address;
@@ -156,11 +176,28 @@ fn apiserver(args: ApiserverArgs) -> Result<()> {
                 "--store etcd needs --etcd-endpoints"
             );
             podnet_apiserver::server::StoreChoice::Etcd {
-                endpoints: args.etcd_endpoints,
-                prefix: args.etcd_prefix,
+                endpoints: args.etcd_endpoints.clone(),
+                prefix: args.etcd_prefix.clone(),
             }
         }
     };
+    Ok(config)
+}
+
+/// A kube-rs client from a kubeconfig file.
+pub(crate) async fn kube_client(kubeconfig: &std::path::Path) -> Result<kube::Client> {
+    let file = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config =
+        kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+            .await
+            .with_context(|| format!("using {}", kubeconfig.display()))?;
+    kube::Client::try_from(config).context("making an API client")
+}
+
+fn apiserver(args: ApiserverArgs) -> Result<()> {
+    init_tracing();
+    let config = server_config(&args)?;
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {
         let server = podnet_apiserver::server::start(config).await?;
@@ -182,6 +219,10 @@ fn apiserver(args: ApiserverArgs) -> Result<()> {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Apiserver(args) => apiserver(args)?,
+        Cmd::Controlplane(args) => controlplane::run(args)?,
+        Cmd::Up(args) => cluster::up(args)?,
+        Cmd::Down => cluster::down()?,
+        Cmd::Status => cluster::status()?,
         Cmd::Workload { command } => std::process::exit(workload::run(command)?),
         Cmd::Token {
             command:
