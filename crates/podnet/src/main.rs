@@ -42,6 +42,12 @@ enum Cmd {
         #[command(subcommand)]
         command: TokenCmd,
     },
+    /// The node runtime's helper processes (sandbox namespace holder, container shim).
+    #[command(name = "kubelet-internal", hide = true)]
+    KubeletInternal {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -182,6 +188,9 @@ fn apiserver(args: ApiserverArgs) -> Result<()> {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Apiserver(args) => apiserver(args)?,
+        Cmd::KubeletInternal { args } => {
+            std::process::exit(podnet_kubelet::runtime::helper_main(&args))
+        }
         Cmd::Workload { command } => std::process::exit(workload::run(command)?),
         Cmd::Token {
             command:
