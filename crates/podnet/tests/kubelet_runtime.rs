@@ -751,6 +751,11 @@ fn garbage_collection_removes_stale_sandboxes_and_attachments() {
         assert!(!netns_exists(&stale));
         assert_eq!(node.allocations("pkt"), vec![live_ip.to_string()]);
         assert_eq!(exec_ok(&runtime, &live, &["hostname"]).trim(), "live");
+        // The remaining pod's mount namespace let go of the removed pod's netns
+        // mount (slave propagation), so nothing keeps that namespace alive.
+        let mounts = exec_ok(&runtime, &live, &["cat", "/proc/self/mountinfo"]);
+        assert!(!mounts.contains(&pod_netns_name(&stale)), "{mounts}");
+        assert!(mounts.contains(&pod_netns_name(&live)), "{mounts}");
     });
 }
 

@@ -20,6 +20,10 @@ use super::records::write_atomic;
 /// another result shape and are refused).
 pub const SUPPORTED_VERSIONS: &[&str] = &["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"];
 
+/// How long one plugin invocation may run (the kubelet's default runtime
+/// request timeout).
+pub const PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// One plugin of a configuration list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PluginConf {
@@ -504,14 +508,35 @@ impl CniInvoker {
             }
         }
         drop(stdin_pipe);
-        let mut stdout = Vec::new();
-        child
-            .stdout
-            .take()
-            .expect("stdout is piped")
-            .read_to_end(&mut stdout)
-            .map_err(|e| RuntimeError::io(&what, e))?;
-        let status = child.wait().map_err(|e| RuntimeError::io(&what, e))?;
+        // Reading and waiting happen on a thread so a hung plugin can be killed
+        // after PLUGIN_TIMEOUT, as a runtime's request deadline would.
+        let pid = child.id();
+        let mut stdout_pipe = child.stdout.take().expect("stdout is piped");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut stdout = Vec::new();
+            let read = stdout_pipe.read_to_end(&mut stdout);
+            let status = child.wait();
+            let _ = sender.send((read, status, stdout));
+        });
+        let (read, status, stdout) = match receiver.recv_timeout(PLUGIN_TIMEOUT) {
+            Ok(done) => done,
+            Err(_) => {
+                // SAFETY: the child is not reaped until the thread's wait returns,
+                // so the pid still names it.
+                unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+                let _ = receiver.recv();
+                return Err(RuntimeError::CniPlugin(PluginFailure {
+                    plugin: plugin.into(),
+                    command: command.into(),
+                    code: None,
+                    msg: format!("killed after {} s", PLUGIN_TIMEOUT.as_secs()),
+                    details: String::new(),
+                }));
+            }
+        };
+        read.map_err(|e| RuntimeError::io(&what, e))?;
+        let status = status.map_err(|e| RuntimeError::io(&what, e))?;
         let stderr = stderr_reader.join().unwrap_or_default();
         if status.success() {
             return Ok(stdout);

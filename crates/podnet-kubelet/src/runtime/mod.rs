@@ -577,16 +577,40 @@ impl Runtime {
         let net_ns = netns_path
             .as_deref()
             .and_then(|p| process::ns_identity(p).ok());
-        let pause: Option<ProcessRecord> = read_json(&layout.pause_record(uid)).unwrap_or(None);
+        let mut live = Vec::new();
+        if let Some(pause) = read_json::<ProcessRecord>(&layout.pause_record(uid)).unwrap_or(None) {
+            live.push(pause.process);
+        }
+        for name in self.containers(uid).unwrap_or_default() {
+            if let Some(run) =
+                read_json::<RunRecord>(&layout.run_record(uid, &name)).unwrap_or(None)
+            {
+                live.extend([run.process, run.shim]);
+            }
+        }
+        live.retain(|p| process::is_alive(*p));
+        let mnt_ns: Vec<(u64, u64)> = live
+            .iter()
+            .filter_map(|p| {
+                let ns = process::process_ns(p.pid, "mnt").ok()?;
+                // Read, then checked again: the pid must not have been reused in between.
+                process::is_alive(*p).then_some(ns)
+            })
+            .collect();
         let marker = helper::helper_marker(layout, uid);
         let marks = process::SandboxMarks {
             // A missing netns leaves its bind-mount point: its identity is then
             // that of the plain file, which no process has.
             net_ns,
-            mnt_ns: pause.map(|p| p.mnt_ns),
+            mnt_ns,
             helper_args: Some(&marker),
         };
-        let pids = process::sandbox_processes(&marks);
+        let mut pids = process::sandbox_processes(&marks);
+        for process in &live {
+            if !pids.contains(&process.pid) {
+                pids.push(process.pid);
+            }
+        }
         let left = process::kill_and_wait(&pids, KILL_TIMEOUT);
         if !left.is_empty() {
             errors.push(RuntimeError::NotStopped {

@@ -87,8 +87,10 @@ pub fn signal_group(pgid: u32, signal: i32) -> io::Result<()> {
 pub struct SandboxMarks<'a> {
     /// The pod's own network namespace (not set for host-network pods).
     pub net_ns: Option<(u64, u64)>,
-    /// The mount namespace of the sandbox's namespace holder.
-    pub mnt_ns: Option<(u64, u64)>,
+    /// Mount namespaces of live processes of the sandbox (its holder, its
+    /// containers). Only ever taken from a live process: the inode of a freed
+    /// namespace may be reused by another pod's.
+    pub mnt_ns: Vec<(u64, u64)>,
     /// Command-line arguments every helper process of the sandbox carries.
     pub helper_args: Option<&'a [String]>,
 }
@@ -114,9 +116,8 @@ pub fn sandbox_processes(marks: &SandboxMarks<'_>) -> Vec<u32> {
         let in_net = marks
             .net_ns
             .is_some_and(|ns| process_ns(pid, "net").is_ok_and(|p| p == ns));
-        let in_mnt = marks
-            .mnt_ns
-            .is_some_and(|ns| process_ns(pid, "mnt").is_ok_and(|p| p == ns));
+        let in_mnt = !marks.mnt_ns.is_empty()
+            && process_ns(pid, "mnt").is_ok_and(|p| marks.mnt_ns.contains(&p));
         let is_helper = marks.helper_args.is_some_and(|args| {
             fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
                 let argv: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
