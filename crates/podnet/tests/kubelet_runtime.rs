@@ -929,3 +929,56 @@ fn dead_helpers_are_handled() {
         assert!(node.allocations("pkt").is_empty());
     });
 }
+
+#[test]
+fn concurrent_sandboxes_get_distinct_addresses() {
+    if !root_or_skip() {
+        return;
+    }
+    let mut node = Node::new(Plugins::PodnetCni);
+    let runtime = node.runtime();
+    let uids: Vec<String> = (0..12).map(|_| unique_uid("many")).collect();
+    node.on(|| {
+        let created: Vec<(IpAddr, Duration)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = uids
+                .iter()
+                .map(|uid| {
+                    let runtime = runtime.clone();
+                    scope.spawn(move || {
+                        let started = Instant::now();
+                        let sandbox = runtime.create_sandbox(&spec(uid, "many")).unwrap();
+                        (sandbox.ips[0], started.elapsed())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ips: HashSet<IpAddr> = created.iter().map(|(ip, _)| *ip).collect();
+        assert_eq!(ips.len(), uids.len(), "{created:?}");
+        let mut times: Vec<Duration> = created.iter().map(|(_, t)| *t).collect();
+        times.sort();
+        eprintln!(
+            "{} concurrent sandboxes: median {:?}, max {:?}",
+            times.len(),
+            times[times.len() / 2],
+            times[times.len() - 1]
+        );
+        // Pod to pod over the node's bridge.
+        let first = created[0].0.to_string();
+        exec_ok(
+            &runtime,
+            &uids[1],
+            &["busybox", "ping", "-c", "1", "-W", "2", &first],
+        );
+        std::thread::scope(|scope| {
+            for uid in &uids {
+                let runtime = runtime.clone();
+                scope.spawn(move || runtime.remove_sandbox(uid).unwrap());
+            }
+        });
+        assert!(runtime.sandboxes().unwrap().is_empty());
+        assert!(node.allocations("pkt").is_empty());
+        let links = node.node_links();
+        assert!(!links.contains(": pn"), "a pod veth remains: {links}");
+    });
+}
