@@ -55,6 +55,12 @@ enum Cmd {
         #[command(subcommand)]
         command: TokenCmd,
     },
+    /// The node runtime's helper processes (sandbox namespace holder, container shim).
+    #[command(name = "kubelet-internal", hide = true)]
+    KubeletInternal {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -223,6 +229,9 @@ fn main() -> Result<()> {
         Cmd::Up(args) => cluster::up(args)?,
         Cmd::Down => cluster::down()?,
         Cmd::Status => cluster::status()?,
+        Cmd::KubeletInternal { args } => {
+            std::process::exit(podnet_kubelet::runtime::helper_main(&args))
+        }
         Cmd::Workload { command } => std::process::exit(workload::run(command)?),
         Cmd::Token {
             command:

@@ -1,0 +1,1 @@
+//! Pod status as written to the API server.
