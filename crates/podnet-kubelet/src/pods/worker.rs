@@ -242,15 +242,21 @@ pub(crate) async fn run<R: PodRuntime>(
         ));
     }
     let finished = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
-    let mut worker = Worker {
-        pod_ips: adopted.as_ref().map(|s| s.ips.clone()).unwrap_or_else(|| {
-            status
+    let pod_ips = if spec.host_network == Some(true) {
+        shared.config.node_ips.clone()
+    } else {
+        match &adopted {
+            Some(sandbox) => sandbox.ips.clone(),
+            None => status
                 .pod_ips
                 .iter()
                 .flatten()
                 .filter_map(|ip| ip.ip.parse().ok())
-                .collect()
-        }),
+                .collect(),
+        }
+    };
+    let mut worker = Worker {
+        pod_ips,
         shared,
         uid,
         pods,
@@ -1147,33 +1153,45 @@ impl<R: PodRuntime> Worker<R> {
     }
 
     async fn write_status(&mut self, pod: &Pod) {
-        let desired = self.desired_status(pod, false);
-        self.patch_status(pod, desired).await;
+        self.patch_status(pod, false).await;
     }
 
     async fn write_final_status(&mut self, pod: &Pod) {
-        let desired = self.desired_status(pod, true);
-        self.patch_status(pod, desired).await;
+        self.patch_status(pod, true).await;
     }
 
-    async fn patch_status(&mut self, pod: &Pod, desired: k8s_openapi::api::core::v1::PodStatus) {
-        if !needs_write(pod.status.as_ref(), &desired) {
-            return;
-        }
-        // The watch may not have shown our last write yet: do not write the same again.
+    /// The pod to compute the status from: the watched one, or, while the
+    /// watch has not shown this worker's last write yet, that one with the
+    /// status written (so conditions keep their transition times and the
+    /// same status is not written twice).
+    fn status_base(&self, pod: &Pod) -> Pod {
+        let Some((written, written_rv)) = &self.written else {
+            return pod.clone();
+        };
         let seen = pod
             .metadata
             .resource_version
             .as_deref()
             .and_then(|rv| rv.parse::<u64>().ok());
-        if let Some((written, written_rv)) = &self.written {
-            let stale = match (seen, written_rv) {
-                (Some(seen), Some(written_rv)) => seen < *written_rv,
-                _ => true,
-            };
-            if stale && !needs_write(Some(written), &desired) {
-                return;
-            }
+        let stale = match (seen, written_rv) {
+            (Some(seen), Some(written_rv)) => seen < *written_rv,
+            _ => false,
+        };
+        let mut base = pod.clone();
+        if stale {
+            base.status = Some(written.clone());
+        }
+        base
+    }
+
+    /// Writes the status through the status subresource when it changed.
+    /// A JSON merge patch: the kubelet's lists (conditions, container
+    /// statuses) are replaced whole, every other field is left as it is.
+    async fn patch_status(&mut self, pod: &Pod, terminal: bool) {
+        let base = self.status_base(pod);
+        let desired = self.desired_status(&base, terminal);
+        if !needs_write(base.status.as_ref(), &desired) {
+            return;
         }
         let api: Api<Pod> = Api::namespaced(
             self.shared.client.clone(),
