@@ -135,10 +135,25 @@ impl NodeAgentConfig {
                 self.lease_duration
             ));
         }
-        if self.cluster_cidr.contains(&self.node_ip) {
+        for (what, cidr) in [
+            ("cluster", self.cluster_cidr),
+            ("service", self.service_cidr),
+        ] {
+            if cidr.contains(&self.node_ip) {
+                return Err(format!(
+                    "node IP {} is inside the {what} CIDR {cidr}",
+                    self.node_ip
+                ));
+            }
+        }
+        // Pod routes and the masquerade exemption cover the whole cluster
+        // CIDR; Service addresses inside it would be routed to nodes.
+        if self.cluster_cidr.contains(&self.service_cidr.network())
+            || self.service_cidr.contains(&self.cluster_cidr.network())
+        {
             return Err(format!(
-                "node IP {} is inside the cluster CIDR {}",
-                self.node_ip, self.cluster_cidr
+                "the cluster CIDR {} and the service CIDR {} overlap",
+                self.cluster_cidr, self.service_cidr
             ));
         }
         Ok(())
@@ -185,5 +200,8 @@ mod tests {
         let mut config = NodeAgentConfig::new("n", Ipv4Addr::new(10, 244, 3, 1));
         config.cluster_cidr = "10.244.0.0/16".parse().unwrap();
         assert!(config.validate().unwrap_err().contains("cluster CIDR"));
+        let mut config = NodeAgentConfig::new("n", Ipv4Addr::new(172, 30, 0, 11));
+        config.service_cidr = "10.244.128.0/20".parse().unwrap();
+        assert!(config.validate().unwrap_err().contains("overlap"));
     }
 }
