@@ -151,6 +151,32 @@ impl TestNode {
     }
 }
 
+/// Two namespaces joined by a veth underlay, without pod bridges.
+fn two_underlay_namespaces() -> (TestNs, TestNs) {
+    let one = TestNs::new("u1");
+    let two = TestNs::new("u2");
+    one.handle()
+        .add_veth(&VethSpec {
+            name: "eth0",
+            mtu: Some(1500),
+            mac: None,
+            peer_name: "eth0",
+            peer_mac: None,
+            peer_netns: Some(two.ns.as_fd()),
+        })
+        .unwrap();
+    for (ns, ip) in [(&one, "172.30.0.11/24"), (&two, "172.30.0.12/24")] {
+        let mut h = ns.handle();
+        let lo = h.link_by_name("lo").unwrap().unwrap();
+        h.set_up(lo.index).unwrap();
+        let eth0 = h.link_by_name("eth0").unwrap().unwrap();
+        h.add_address(eth0.index, ip.parse().unwrap(), false)
+            .unwrap();
+        h.set_up(eth0.index).unwrap();
+    }
+    (one, two)
+}
+
 fn two_nodes() -> (TestNode, TestNode) {
     let one = TestNode {
         ns: TestNs::new("n1"),
@@ -368,4 +394,128 @@ fn island_masquerades_pods_to_the_outside_and_flat_does_not() {
             .unwrap(),
         "1"
     );
+}
+
+mod agents {
+    //! Two whole agents (`NodeAgent::run` with the kernel dataplane of their
+    //! namespace) against an in-process API server with node IPAM.
+
+    use super::*;
+    use k8s_openapi::api::core::v1::Node;
+    use kube::{Api, Client};
+    use podnet_agent::{NodeAgent, NodeAgentConfig};
+    use podnet_apiserver::server::{self, ServerConfig};
+    use podnet_controllers::node_ipam::{self, NodeIpamConfig};
+    use std::time::Instant;
+
+    fn is_ready(node: &Node) -> bool {
+        node.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_agents_route_pods_over_vxlan_once_ready() {
+        require_root!();
+        let dir = tempfile::tempdir().unwrap();
+        let mut server_config = ServerConfig::new(&dir.path().join("api"));
+        server_config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        let _server = server::start(server_config).await.unwrap();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&_server.kubeconfig).unwrap();
+        let client = Client::try_from(
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        let ipam = tokio::spawn(node_ipam::run(client.clone(), NodeIpamConfig::default()));
+        let (ns1, ns2) = two_underlay_namespaces();
+
+        let mut stops = Vec::new();
+        let mut tasks = Vec::new();
+        for (ns, name, ip) in [
+            (&ns1, "node-1", "172.30.0.11"),
+            (&ns2, "node-2", "172.30.0.12"),
+        ] {
+            let mut config = NodeAgentConfig::new(name, ip.parse().unwrap());
+            config.routing = Routing::Vxlan;
+            config.state_root = dir.path().join("nodes").join(name);
+            config.heartbeat = Duration::from_millis(500);
+            let dataplane = KernelDataplane::in_named_netns("eth0", &ns.name).unwrap();
+            let (agent, _ready) = NodeAgent::with_dataplane(config, Box::new(dataplane)).unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            stops.push(stop);
+            tasks.push(tokio::spawn(agent.run(client.clone(), async {
+                let _ = stopped.await;
+            })));
+        }
+
+        let nodes: Api<Node> = Api::all(client.clone());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let cidrs: Vec<Ipv4Net> = loop {
+            let listed = nodes.list(&Default::default()).await.unwrap().items;
+            let ready: Vec<_> = listed.iter().filter(|n| is_ready(n)).collect();
+            if ready.len() == 2 {
+                let mut by_name: Vec<_> = ready
+                    .iter()
+                    .map(|n| {
+                        let cidr = n.spec.as_ref().unwrap().pod_cidr.clone().unwrap();
+                        (n.metadata.name.clone().unwrap(), cidr.parse().unwrap())
+                    })
+                    .collect();
+                by_name.sort();
+                break by_name.into_iter().map(|(_, cidr)| cidr).collect();
+            }
+            assert!(Instant::now() < deadline, "both nodes Ready: {listed:#?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+
+        // Play the CNI plugin: a bridge holding the first pod address.
+        let mut pods = Vec::new();
+        for (ns, cidr) in [(&ns1, cidrs[0]), (&ns2, cidrs[1])] {
+            let mut h = ns.handle();
+            h.add_bridge("podnet0", None).unwrap();
+            let bridge = h.link_by_name("podnet0").unwrap().unwrap();
+            let pod_ip = cidr.hosts().next().unwrap();
+            h.add_address(
+                bridge.index,
+                IpNet::V4(Ipv4Net::new(pod_ip, cidr.prefix_len()).unwrap()),
+                false,
+            )
+            .unwrap();
+            h.set_up(bridge.index).unwrap();
+            pods.push(pod_ip);
+        }
+        let (pod1, pod2) = (pods[0], pods[1]);
+        let server_socket = ns2
+            .ns
+            .run(move || UdpSocket::bind((pod2, 9200)))
+            .unwrap()
+            .unwrap();
+        let client_socket = ns1
+            .ns
+            .run(move || UdpSocket::bind((pod1, 0)))
+            .unwrap()
+            .unwrap();
+        let seen = tokio::task::spawn_blocking(move || source_seen(&client_socket, &server_socket))
+            .await
+            .unwrap();
+        assert_eq!(seen, Some(pods[0]), "pod to pod across the overlay, no NAT");
+
+        for stop in stops {
+            stop.send(()).unwrap();
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        assert!(nodes
+            .list(&Default::default())
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .all(|n| !is_ready(n)));
+        ipam.abort();
+    }
 }
