@@ -419,10 +419,10 @@ mod agents {
     async fn two_agents_route_pods_over_vxlan_once_ready() {
         require_root!();
         let dir = tempfile::tempdir().unwrap();
-        let mut server_config = ServerConfig::new(&dir.path().join("api"));
+        let mut server_config = ServerConfig::new(dir.path().join("api"));
         server_config.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-        let _server = server::start(server_config).await.unwrap();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&_server.kubeconfig).unwrap();
+        let server = server::start(server_config).await.unwrap();
+        let kubeconfig = kube::config::Kubeconfig::read_from(&server.kubeconfig).unwrap();
         let client = Client::try_from(
             kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
                 .await
