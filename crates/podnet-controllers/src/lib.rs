@@ -7,5 +7,6 @@ pub mod endpointslice;
 pub mod error;
 pub mod events;
 pub mod node_ipam;
+pub mod node_lifecycle;
 pub mod scheduler;
 pub mod watch;

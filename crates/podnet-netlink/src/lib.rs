@@ -43,4 +43,4 @@ pub use link::{Link, VethSpec, VxlanSpec};
 pub use mac::{format_mac, parse_mac};
 pub use neighbour::{FdbEntry, Neighbour};
 pub use netns::{NetNs, NETNS_RUN_DIR};
-pub use route::{Route, SCOPE_LINK, SCOPE_UNIVERSE, TABLE_ALL, TABLE_MAIN};
+pub use route::{Route, PROTOCOL_BOOT, SCOPE_LINK, SCOPE_UNIVERSE, TABLE_ALL, TABLE_MAIN};

@@ -23,6 +23,8 @@ pub const TABLE_ALL: u32 = 0;
 pub const SCOPE_LINK: u8 = 253;
 /// `RT_SCOPE_UNIVERSE`: destinations reached through a gateway.
 pub const SCOPE_UNIVERSE: u8 = 0;
+/// `RTPROT_BOOT`: the protocol routes are added with unless one is named.
+pub const PROTOCOL_BOOT: u8 = 3;
 
 /// A unicast route. Listings fill every field the kernel reports, so compare
 /// only the fields you set when matching desired against actual routes.
@@ -47,6 +49,11 @@ pub struct Route {
     pub src: Option<IpAddr>,
     /// Gateway is on the link even if no address says so (`onlink`).
     pub onlink: bool,
+    /// Who installed the route (`RTPROT_*`). `None` adds with
+    /// [`PROTOCOL_BOOT`] and deletes whatever the protocol; a component that
+    /// must find its own routes again among others adds them with a number
+    /// of its own.
+    pub protocol: Option<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -193,7 +200,7 @@ pub(crate) fn route_message(route: &Route, change: RouteChange) -> Result<RouteM
 
     match change {
         RouteChange::Add => {
-            message.header.protocol = RouteProtocol::Boot;
+            message.header.protocol = RouteProtocol::from(route.protocol.unwrap_or(PROTOCOL_BOOT));
             message.header.kind = RouteType::Unicast;
             let default_scope = if route.gateway.is_some() {
                 SCOPE_UNIVERSE
@@ -206,6 +213,9 @@ pub(crate) fn route_message(route: &Route, change: RouteChange) -> Result<RouteM
             // Unspec protocol/type and "nowhere" scope are the kernel's
             // wildcards when matching the route to delete.
             message.header.scope = route.scope.map_or(RouteScope::NoWhere, RouteScope::from);
+            if let Some(protocol) = route.protocol {
+                message.header.protocol = RouteProtocol::from(protocol);
+            }
         }
     }
     if route.onlink {
@@ -262,6 +272,7 @@ pub(crate) fn route_from_message(message: &RouteMessage) -> Option<Route> {
         table: Some(u32::from(header.table)),
         scope: Some(u8::from(header.scope)),
         onlink: header.flags.contains(RouteFlags::Onlink),
+        protocol: Some(u8::from(header.protocol)),
         ..Route::default()
     };
     let mut destination = None;
@@ -379,9 +390,25 @@ mod tests {
             parsed,
             Route {
                 scope: Some(SCOPE_LINK),
+                protocol: Some(PROTOCOL_BOOT),
                 ..route.clone()
             }
         );
+    }
+
+    #[test]
+    fn a_named_protocol_is_added_listed_and_matched_on_delete() {
+        let route = Route {
+            dst: Some("10.244.2.0/24".parse().unwrap()),
+            gateway: Some(ip("172.30.0.12")),
+            protocol: Some(113),
+            ..Route::default()
+        };
+        let added = round_trip(&route_message(&route, RouteChange::Add).unwrap());
+        assert_eq!(u8::from(added.header.protocol), 113);
+        assert_eq!(route_from_message(&added).unwrap().protocol, Some(113));
+        let deleted = route_message(&route, RouteChange::Delete).unwrap();
+        assert_eq!(u8::from(deleted.header.protocol), 113);
     }
 
     #[test]

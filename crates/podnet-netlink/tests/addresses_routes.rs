@@ -271,3 +271,58 @@ fn route_through_an_unreachable_gateway_is_a_kernel_error() {
         other => panic!("expected a kernel error, got {other:?}"),
     }
 }
+
+#[test]
+fn routes_carry_their_protocol_and_onlink_ipv4_gateways_need_no_address() {
+    require_root!();
+    let node = TestNs::new("proto");
+    let mut nl = node.handle();
+    let (index, _) = common::up_veth_pair(&mut nl, "veth0", "veth1");
+    // The kernel classifies an onlink gateway through the local table, which
+    // a namespace without any address does not have yet.
+    let lo = nl.link_by_name("lo").unwrap().expect("loopback exists");
+    nl.set_up(lo.index).unwrap();
+    // Like an overlay route: the gateway is a remote node's address that no
+    // local address covers.
+    let tagged = Route {
+        dst: Some(net("10.244.7.0/24")),
+        gateway: Some(ip("10.244.7.0")),
+        oif: Some(index),
+        onlink: true,
+        protocol: Some(113),
+        ..Route::default()
+    };
+    let plain = Route {
+        dst: Some(net("10.244.8.0/24")),
+        oif: Some(index),
+        ..Route::default()
+    };
+    nl.add_route(&tagged).unwrap();
+    nl.add_route(&plain).unwrap();
+    let listed = nl.routes(Family::V4, None).unwrap();
+    let found = listed
+        .iter()
+        .find(|r| r.dst == tagged.dst)
+        .expect("tagged route listed");
+    assert_eq!(found.protocol, Some(113));
+    assert!(found.onlink);
+    assert_eq!(found.gateway, tagged.gateway);
+    let other = listed
+        .iter()
+        .find(|r| r.dst == plain.dst)
+        .expect("plain route listed");
+    assert_eq!(other.protocol, Some(podnet_netlink::PROTOCOL_BOOT));
+
+    // A delete naming another protocol does not match.
+    let wrong = nl.del_route(&Route {
+        protocol: Some(114),
+        ..tagged.clone()
+    });
+    assert!(wrong.as_ref().is_err_and(Error::is_not_found), "{wrong:?}");
+    nl.del_route(&tagged).unwrap();
+    assert!(!nl
+        .routes(Family::V4, None)
+        .unwrap()
+        .iter()
+        .any(|r| r.dst == tagged.dst));
+}

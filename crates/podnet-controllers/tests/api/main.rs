@@ -5,4 +5,5 @@ mod support;
 
 mod endpointslice;
 mod node_ipam;
+mod node_lifecycle;
 mod scheduler;

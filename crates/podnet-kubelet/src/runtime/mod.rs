@@ -61,7 +61,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 pub use error::{PluginFailure, Result, RuntimeError};
 pub use exec::{ExecOutput, SandboxNamespaces};
 pub use helper::{helper_main, HELPER_SUBCOMMAND};
-pub use records::PortMapping;
+pub use records::{PortMapping, SetupTimings};
 
 use cni::{Attachment, CniInvoker, NetworkConfigList};
 use records::{
@@ -191,6 +191,29 @@ pub enum ContainerState {
     },
     /// No such container in the sandbox (or no such sandbox).
     Missing,
+}
+
+/// The build times of every Ready sandbox recorded under a node's kubelet
+/// state directory (what the benchmark reads, without a running agent).
+pub fn sandbox_timings(state_dir: &Path) -> Result<Vec<SetupTimings>> {
+    let layout = Layout {
+        state_dir: state_dir.to_path_buf(),
+        run_dir: PathBuf::new(),
+    };
+    let dir = layout.sandboxes_dir();
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RuntimeError::io(format!("read {}", dir.display()), e)),
+    };
+    let mut timings = Vec::new();
+    for entry in entries.flatten() {
+        let uid = entry.file_name().to_string_lossy().to_string();
+        if let Some(record) = read_json::<SandboxRecord>(&layout.sandbox_record(&uid))? {
+            timings.extend(record.setup);
+        }
+    }
+    Ok(timings)
 }
 
 /// The container runtime of one node.
@@ -463,6 +486,7 @@ impl Runtime {
             phase: SandboxPhase::Creating,
             ips: Vec::new(),
             created_at: SystemTime::now(),
+            setup: None,
         };
         write_json(&self.layout().sandbox_record(&spec.uid), &record)?;
         match self.build_sandbox(spec, &mut record, conflist.as_ref()) {
@@ -482,6 +506,8 @@ impl Runtime {
     ) -> Result<()> {
         let layout = self.layout();
         let uid = &spec.uid;
+        let started = Instant::now();
+        let mut network = Duration::ZERO;
         let hosts = if let (Some(netns_name), Some(list)) = (&record.netns_name, conflist) {
             let netns = match podnet_netlink::NetNs::create_named(netns_name) {
                 Err(e) if e.is_exists() => {
@@ -512,7 +538,9 @@ impl Runtime {
                 name: netns_name.clone(),
                 source,
             })?;
+            let cni_started = Instant::now();
             let result = self.cni().add(list, &self.attachment(record))?;
+            network = cni_started.elapsed();
             record.ips = cni::result_ips(&result, POD_IFNAME);
             hosts::managed_hosts(
                 &record.ips,
@@ -540,6 +568,10 @@ impl Runtime {
             &format!("namespace holder of pod {uid}"),
         )?;
         record.phase = SandboxPhase::Ready;
+        record.setup = Some(SetupTimings {
+            namespaces: started.elapsed().saturating_sub(network),
+            network,
+        });
         write_json(&layout.sandbox_record(uid), record)
     }
 

@@ -58,6 +58,18 @@ pub struct SandboxRecord {
     pub phase: SandboxPhase,
     pub ips: Vec<IpAddr>,
     pub created_at: SystemTime,
+    /// How long the sandbox took to build, once it is Ready.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup: Option<SetupTimings>,
+}
+
+/// Where a sandbox's build time went: what the benchmark reports per pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupTimings {
+    /// Namespaces, loopback, the pod's files and the namespace holder.
+    pub namespaces: std::time::Duration,
+    /// The whole CNI ADD chain.
+    pub network: std::time::Duration,
 }
 
 /// A process identified beyond its pid: pid plus start time in clock ticks
