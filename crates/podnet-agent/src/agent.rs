@@ -317,6 +317,7 @@ impl NetworkLoop {
             cluster_cidr: self.config.cluster_cidr,
             mtu: routing::pod_mtu(self.config.routing, self.underlay_mtu),
             state_root: &self.config.state_root,
+            plugins: self.config.cni_plugins,
         });
         let target = path.clone();
         let written =

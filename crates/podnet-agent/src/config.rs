@@ -66,6 +66,16 @@ pub const NETWORK_NAME: &str = "podnet";
 /// Where a node's state lives by default: `<this>/<node name>`.
 pub const DEFAULT_STATE_PARENT: &str = "/var/lib/podnet/nodes";
 
+/// The CNI plugins the node's conflist configures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CniPlugins {
+    /// podnet-cni with its built-in IPAM.
+    #[default]
+    Podnet,
+    /// The reference `bridge` + `host-local` + `portmap` plugins, for comparison.
+    Reference,
+}
+
 /// Everything the node part of the agent needs to know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeAgentConfig {
@@ -88,6 +98,7 @@ pub struct NodeAgentConfig {
     pub heartbeat: Duration,
     /// The underlay's MTU; `None` reads it from the interface.
     pub underlay_mtu: Option<u32>,
+    pub cni_plugins: CniPlugins,
 }
 
 impl NodeAgentConfig {
@@ -108,6 +119,7 @@ impl NodeAgentConfig {
             lease_duration: Duration::from_secs(40),
             heartbeat: Duration::from_secs(10),
             underlay_mtu: None,
+            cni_plugins: CniPlugins::Podnet,
         }
     }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ipnet::Ipv4Net;
 use serde_json::json;
 
-use crate::config::{cni_dir, NETWORK_NAME, POD_BRIDGE};
+use crate::config::{cni_dir, CniPlugins, NETWORK_NAME, POD_BRIDGE};
 
 /// The CNI spec version of the config: 1.1.0 has STATUS and GC, which the
 /// kubelet uses to clean up after a restart.
@@ -21,6 +21,7 @@ pub struct ConflistInputs<'a> {
     /// The pods' MTU: the underlay's, less the overlay's headers if any.
     pub mtu: u32,
     pub state_root: &'a Path,
+    pub plugins: CniPlugins,
 }
 
 /// The conflist text (pretty JSON with a final newline).
@@ -31,7 +32,45 @@ pub struct ConflistInputs<'a> {
 /// itself through a Service.
 pub fn render(inputs: &ConflistInputs) -> String {
     let cni = cni_dir(inputs.state_root);
-    let conflist = json!({
+    let conflist = match inputs.plugins {
+        CniPlugins::Podnet => podnet_conflist(inputs, &cni),
+        CniPlugins::Reference => reference_conflist(inputs, &cni),
+    };
+    let mut text = serde_json::to_string_pretty(&conflist).expect("JSON values always serialize");
+    text.push('\n');
+    text
+}
+
+/// The same network with the reference plugins (`bridge`, `host-local`,
+/// `portmap` of the CNI project), for comparison: same bridge, subnet,
+/// gateway, MTU and hairpin. CNI 1.0.0 is the highest version the packaged
+/// reference plugins speak.
+fn reference_conflist(inputs: &ConflistInputs, cni: &Path) -> serde_json::Value {
+    json!({
+        "cniVersion": "1.0.0",
+        "name": NETWORK_NAME,
+        "plugins": [{
+            "type": "bridge",
+            "bridge": POD_BRIDGE,
+            "isGateway": true,
+            "isDefaultGateway": true,
+            "ipMasq": false,
+            "hairpinMode": true,
+            "mtu": inputs.mtu,
+            "ipam": {
+                "type": "host-local",
+                "ranges": [[{"subnet": inputs.pod_cidr.to_string()}]],
+                "dataDir": path_text(&cni.join("ipam")),
+            },
+        }, {
+            "type": "portmap",
+            "capabilities": {"portMappings": true},
+        }],
+    })
+}
+
+fn podnet_conflist(inputs: &ConflistInputs, cni: &Path) -> serde_json::Value {
+    json!({
         "cniVersion": CNI_VERSION,
         "name": NETWORK_NAME,
         "plugins": [{
@@ -51,10 +90,7 @@ pub fn render(inputs: &ConflistInputs) -> String {
                 "dataDir": path_text(&cni.join("ipam")),
             },
         }],
-    });
-    let mut text = serde_json::to_string_pretty(&conflist).expect("JSON values always serialize");
-    text.push('\n');
-    text
+    })
 }
 
 fn path_text(path: &Path) -> String {
@@ -110,6 +146,7 @@ mod tests {
             cluster_cidr: "10.244.0.0/16".parse().unwrap(),
             mtu: 1450,
             state_root: root,
+            plugins: CniPlugins::Podnet,
         }
     }
 
@@ -187,5 +224,21 @@ mod tests {
             .map(|entry| entry.unwrap().file_name())
             .collect();
         assert_eq!(names, ["10-podnet.conflist"], "no temporary file is left");
+    }
+
+    #[test]
+    fn the_reference_plugins_get_the_same_network() {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = ConflistInputs {
+            plugins: CniPlugins::Reference,
+            ..inputs(dir.path())
+        };
+        let v: serde_json::Value = serde_json::from_str(&render(&inputs)).unwrap();
+        assert_eq!(v["plugins"][0]["type"], "bridge");
+        assert_eq!(v["plugins"][0]["bridge"], POD_BRIDGE);
+        assert_eq!(v["plugins"][0]["mtu"], 1450);
+        assert_eq!(v["plugins"][0]["ipam"]["type"], "host-local");
+        assert_eq!(v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.244.2.0/24");
+        assert_eq!(v["plugins"][1]["type"], "portmap");
     }
 }

@@ -21,6 +21,6 @@ pub mod routing;
 pub mod status;
 
 pub use agent::{run, ConflistReady, NodeAgent};
-pub use config::{conflist_path, NodeAgentConfig, Routing};
+pub use config::{conflist_path, CniPlugins, NodeAgentConfig, Routing};
 pub use dataplane::{Dataplane, KernelDataplane};
 pub use error::AgentError;

@@ -68,6 +68,16 @@ pub fn run(args: ControlplaneArgs) -> Result<()> {
                     .await?)
                 }
             }),
+            named("node lifecycle controller", {
+                let client = client.clone();
+                async move {
+                    Ok(podnet_controllers::node_lifecycle::run(
+                        client,
+                        podnet_controllers::node_lifecycle::NodeLifecycleConfig::default(),
+                    )
+                    .await?)
+                }
+            }),
             named("workload controllers", {
                 let client = client.clone();
                 async move {

@@ -50,7 +50,8 @@ pub async fn run(client: &kube::Client) -> Result<()> {
         .iter()
         .map(|p| Client {
             label: format!("{} ({})", p.name, p.ip),
-            netns: crate::pods::netns_path(&p.node, &p.uid),
+            netns: std::path::Path::new("/run/netns")
+                .join(podnet_kubelet::runtime::pod_netns_name(&p.uid)),
             own: vec![p.ip],
         })
         .collect();
@@ -88,7 +89,13 @@ pub async fn run(client: &kube::Client) -> Result<()> {
     }
 
     if let Some(pair) = pods.iter().find(|p| p.app == "localhost-pair") {
-        let log = crate::pods::log_path(&pair.node, &pair.uid, "client");
+        let config =
+            podnet_kubelet::runtime::RuntimeConfig::for_node(&pair.node, Default::default());
+        let log = podnet_kubelet::runtime::records::Layout {
+            state_dir: config.state_dir,
+            run_dir: config.run_dir,
+        }
+        .log_file(&pair.uid, "client");
         let line = std::fs::read_to_string(&log)
             .ok()
             .and_then(|t| {

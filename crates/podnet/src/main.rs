@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod agent;
 mod cluster;
 mod controlplane;
 mod demo;
@@ -44,6 +45,13 @@ enum Cmd {
     /// The API server and the cluster controllers (node IPAM, scheduler,
     /// EndpointSlices, workloads) in one process.
     Controlplane(controlplane::ControlplaneArgs),
+    /// One node's agent: registers the Node, routes pod traffic between nodes,
+    /// and runs the node's pods (the kubelet part).
+    Agent(agent::AgentArgs),
+    /// Run a command inside a pod's namespaces (network, mount, UTS).
+    Exec(pods::ExecArgs),
+    /// Print a container's log.
+    Logs(pods::LogsArgs),
     /// Build a multi-node cluster on this host and wait until every node is Ready.
     Up(cluster::UpArgs),
     /// Remove everything `podnet up` made.
@@ -226,6 +234,9 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Cmd::Apiserver(args) => apiserver(args)?,
         Cmd::Controlplane(args) => controlplane::run(args)?,
+        Cmd::Agent(args) => agent::run(args)?,
+        Cmd::Exec(args) => pods::exec(args)?,
+        Cmd::Logs(args) => pods::logs(args)?,
         Cmd::Up(args) => cluster::up(args)?,
         Cmd::Down => cluster::down()?,
         Cmd::Status => cluster::status()?,

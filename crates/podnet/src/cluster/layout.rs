@@ -34,11 +34,6 @@ pub fn node_kubeconfig(node: &str) -> PathBuf {
     node_dir(node).join("kubeconfig")
 }
 
-/// The kubelet part's state of a node: sandboxes, containers, logs.
-pub fn kubelet_dir(node: &str) -> PathBuf {
-    node_dir(node).join("kubelet")
-}
-
 pub fn node_run_dir(node: &str) -> PathBuf {
     PathBuf::from(RUN_ROOT).join("nodes").join(node)
 }

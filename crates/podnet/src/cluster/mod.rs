@@ -6,7 +6,7 @@
 mod layout;
 mod process;
 
-pub use layout::{kubelet_dir, STATE_ROOT};
+pub use layout::{kubeconfig as kubeconfig_path, STATE_ROOT};
 
 use anyhow::{bail, Context, Result};
 use k8s_openapi::api::core::v1::Node;
