@@ -14,7 +14,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(name = "up-bench", about = "Pods Ready on a podnet up cluster: podnet-cni against the reference plugins")]
+#[command(
+    name = "up-bench",
+    about = "Pods Ready on a podnet up cluster: podnet-cni against the reference plugins"
+)]
 struct Args {
     /// The podnet binary (podnet-cni must sit next to it).
     #[arg(long, default_value = "target/release/podnet")]
@@ -47,20 +50,28 @@ fn main() -> Result<()> {
     if unsafe { libc::geteuid() } != 0 {
         bail!("up-bench builds a cluster of namespaces: run it as root");
     }
-    let podnet = args
-        .podnet
-        .canonicalize()
-        .with_context(|| format!("--podnet {}: build it with `cargo build --release`", args.podnet.display()))?;
+    let podnet = args.podnet.canonicalize().with_context(|| {
+        format!(
+            "--podnet {}: build it with `cargo build --release`",
+            args.podnet.display()
+        )
+    })?;
     let cni = podnet.with_file_name("podnet-cni");
     if !cni.exists() {
-        bail!("{} is missing: build it with `cargo build --release`", cni.display());
+        bail!(
+            "{} is missing: build it with `cargo build --release`",
+            cni.display()
+        );
     }
     println!(
         "up-bench: {} nodes, a {}-replica netexec Deployment with a readiness probe (periodSeconds 1), host-gw",
         args.nodes, args.replicas
     );
     let mut results = Vec::new();
-    for (label, choice) in [("podnet-cni", "podnet"), ("reference bridge+host-local", "reference")] {
+    for (label, choice) in [
+        ("podnet-cni", "podnet"),
+        ("reference bridge+host-local", "reference"),
+    ] {
         results.push(measure(&args, &podnet, label, choice)?);
     }
     println!();
@@ -123,7 +134,11 @@ fn kubectl(args: &[&str], stdin: Option<&str>) -> Result<String> {
     let mut child = Command::new("kubectl")
         .args(args)
         .env("KUBECONFIG", KUBECONFIG)
-        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -189,7 +204,10 @@ fn run_once(args: &Args, label: &'static str) -> Result<Figures> {
     let deadline = start + Duration::from_secs(args.patience);
     let mut all_ready = None;
     let total = loop {
-        let pods: Value = serde_json::from_str(&kubectl(&["get", "pods", "-l", "app=bench", "-o", "json"], None)?)?;
+        let pods: Value = serde_json::from_str(&kubectl(
+            &["get", "pods", "-l", "app=bench", "-o", "json"],
+            None,
+        )?)?;
         let ready = pods["items"]
             .as_array()
             .map(|items| items.iter().filter(|p| is_ready(p)).count())
@@ -199,7 +217,14 @@ fn run_once(args: &Args, label: &'static str) -> Result<Figures> {
         }
         if all_ready.is_some() {
             let slices: Value = serde_json::from_str(&kubectl(
-                &["get", "endpointslices", "-l", "kubernetes.io/service-name=bench", "-o", "json"],
+                &[
+                    "get",
+                    "endpointslices",
+                    "-l",
+                    "kubernetes.io/service-name=bench",
+                    "-o",
+                    "json",
+                ],
                 None,
             )?)?;
             let endpoints = slices["items"]
@@ -217,7 +242,11 @@ fn run_once(args: &Args, label: &'static str) -> Result<Figures> {
             }
         }
         if Instant::now() > deadline {
-            bail!("{label}: {ready}/{} pods Ready after {} s", args.replicas, args.patience);
+            bail!(
+                "{label}: {ready}/{} pods Ready after {} s",
+                args.replicas,
+                args.patience
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -258,9 +287,10 @@ fn run_once(args: &Args, label: &'static str) -> Result<Figures> {
 }
 
 fn is_ready(pod: &Value) -> bool {
-    pod["status"]["conditions"]
-        .as_array()
-        .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    pod["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
 }
 
 /// Nearest-rank percentile.

@@ -238,7 +238,10 @@ mod tests {
         assert_eq!(v["plugins"][0]["bridge"], POD_BRIDGE);
         assert_eq!(v["plugins"][0]["mtu"], 1450);
         assert_eq!(v["plugins"][0]["ipam"]["type"], "host-local");
-        assert_eq!(v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"], "10.244.2.0/24");
+        assert_eq!(
+            v["plugins"][0]["ipam"]["ranges"][0][0]["subnet"],
+            "10.244.2.0/24"
+        );
         assert_eq!(v["plugins"][1]["type"], "portmap");
     }
 }

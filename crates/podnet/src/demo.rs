@@ -75,7 +75,9 @@ pub async fn run(client: &kube::Client) -> Result<()> {
         print!("{:<40}", c.label);
         for s in &servers {
             let target = SocketAddr::new(s.ip, 8080);
-            let seen = clientip_from(&c.netns, target).unwrap_or_else(|e| format!("error: {e:#}"));
+            let seen = clientip_from(&c.netns, target)
+                .map(|s| address_part(&s))
+                .unwrap_or_else(|e| format!("error: {e:#}"));
             let nat = !c.own.is_empty() && !c.own.iter().any(|ip| ip.to_string() == seen);
             nat_seen |= nat;
             print!(" {:<14}", seen);
@@ -266,4 +268,11 @@ fn http_get(target: SocketAddr, path: &str) -> Result<String> {
         bail!("{target}{path}: {}", head.lines().next().unwrap_or(""));
     }
     Ok(body.trim().to_string())
+}
+
+/// netexec answers /clientip with the peer's `address:port`; the address is what counts.
+fn address_part(seen: &str) -> String {
+    seen.parse::<SocketAddr>()
+        .map(|s| s.ip().to_string())
+        .unwrap_or_else(|_| seen.to_string())
 }

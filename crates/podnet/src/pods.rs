@@ -126,9 +126,15 @@ pub fn logs(args: LogsArgs) -> Result<()> {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if args.previous {
-                bail!("container {container} of pod {} has not restarted: no previous log", args.pod);
+                bail!(
+                    "container {container} of pod {} has not restarted: no previous log",
+                    args.pod
+                );
             }
-            bail!("container {container} of pod {} has not started yet", args.pod);
+            bail!(
+                "container {container} of pod {} has not started yet",
+                args.pod
+            );
         }
         Err(e) => return Err(e).with_context(|| format!("opening {}", path.display())),
     };

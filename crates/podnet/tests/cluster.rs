@@ -212,7 +212,7 @@ fn ready_pods(selector: &str, count: usize) -> Vec<PodInfo> {
 
 /// GET a netexec path from inside a pod, through `podnet exec` and curl.
 fn curl_in_pod(pod: &str, url: &str) -> String {
-    ok(&mut podnet(&[
+    let out = ok(&mut podnet(&[
         "exec",
         pod,
         "--",
@@ -221,13 +221,12 @@ fn curl_in_pod(pod: &str, url: &str) -> String {
         "--max-time",
         "3",
         url,
-    ]))
-    .trim()
-    .to_string()
+    ]));
+    client_address(out.trim())
 }
 
 fn curl_in_netns(netns: &str, url: &str) -> String {
-    ok(Command::new("ip").args([
+    let out = ok(Command::new("ip").args([
         "netns",
         "exec",
         netns,
@@ -236,9 +235,16 @@ fn curl_in_netns(netns: &str, url: &str) -> String {
         "--max-time",
         "3",
         url,
-    ]))
-    .trim()
-    .to_string()
+    ]));
+    client_address(out.trim())
+}
+
+/// netexec's /clientip answers `address:port`; other answers pass unchanged.
+fn client_address(answer: &str) -> String {
+    answer
+        .parse::<std::net::SocketAddr>()
+        .map(|s| s.ip().to_string())
+        .unwrap_or_else(|_| answer.to_string())
 }
 
 fn node_cidrs() -> BTreeMap<String, ipnet::IpNet> {
@@ -432,7 +438,9 @@ fn exercise(routing: &str, masquerade: bool) {
             "2",
             &format!("http://{EXT_IP}:8080/clientip"),
         ]));
-        String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+        client_address(String::from_utf8_lossy(&out.stdout).trim())
+            .parse()
+            .ok()
     });
     let node_ip: IpAddr = kubectl_json(&["get", "node", &client.node])["status"]["addresses"]
         .as_array()
@@ -584,7 +592,8 @@ fn deletion_releases_ip_and_veth() {
     };
     assert!(allocated(pod.ip), "{} is allocated in {node_dir}", pod.ip);
     let veths = |node: &str| -> usize {
-        ok(Command::new("ip").args(["-n", node, "-o", "link", "show", "type", "veth"]))
+        // Pod veths are the ports of the node's pod bridge.
+        ok(Command::new("ip").args(["-n", node, "-o", "link", "show", "master", "podnet0"]))
             .lines()
             .count()
     };
@@ -595,9 +604,14 @@ fn deletion_releases_ip_and_veth() {
     });
     // The replacement may land on the same node; the deleted pod's veth is gone either way.
     ready_pods("app=netexec", 6);
-    let on_node = pods("app=netexec")
+    let field = format!("spec.nodeName={}", pod.node);
+    let on_node = kubectl_json(&["get", "pods", "-A", "--field-selector", &field])["items"]
+        .as_array()
+        .unwrap()
         .iter()
-        .filter(|p| p.node == pod.node)
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .filter(|p| p["status"]["podIP"].is_string())
+        .filter(|p| p["status"]["phase"] == "Running" || p["status"]["phase"] == "Pending")
         .count();
     assert_eq!(
         veths(&pod.node),

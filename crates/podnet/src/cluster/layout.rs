@@ -47,3 +47,19 @@ pub fn pid_file(name: &str) -> PathBuf {
 pub fn log_file(name: &str) -> PathBuf {
     logs_dir().join(format!("{name}.log"))
 }
+
+/// Everything `up` writes, for `down` to remove: the whole runtime root and
+/// the cluster's entries of the state root.
+pub fn cluster_files() -> Vec<PathBuf> {
+    let state = PathBuf::from(STATE_ROOT);
+    vec![
+        PathBuf::from(RUN_ROOT),
+        apiserver_dir(),
+        state.join("nodes"),
+        logs_dir(),
+        state.join("lab"),
+        kubeconfig(),
+        cluster_file(),
+        cluster_file().with_extension("tmp"),
+    ]
+}

@@ -533,13 +533,22 @@ pub fn down() -> Result<()> {
         }
         Err(e) => failures.push(format!("removing the lab: {e}")),
     }
-    for root in [layout::RUN_ROOT, STATE_ROOT] {
-        match fs::remove_dir_all(root) {
-            Ok(()) => println!("removed {root}"),
+    // Only what `up` wrote: /var/lib/podnet may also hold podnet-cni's own
+    // state from a runtime on this host.
+    for path in layout::cluster_files() {
+        let removed = if path.is_dir() {
+            fs::remove_dir_all(&path)
+        } else {
+            fs::remove_file(&path)
+        };
+        match removed {
+            Ok(()) => println!("removed {}", path.display()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => failures.push(format!("removing {root}: {e}")),
+            Err(e) => failures.push(format!("removing {}: {e}", path.display())),
         }
     }
+    // Left empty, the roots go too.
+    let _ = fs::remove_dir(STATE_ROOT);
     if !failures.is_empty() {
         bail!(
             "podnet down left things behind:\n  {}",
