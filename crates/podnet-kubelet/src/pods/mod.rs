@@ -50,6 +50,10 @@ pub struct KubeletConfig {
     /// True once the node's CNI configuration exists; pods that need a
     /// network wait for it (host-network pods do not).
     pub cni_ready: watch::Receiver<bool>,
+    /// Sandboxes built at the same time at most (default: half the host's cores, at
+    /// least 1; a build is mostly kernel work and a plugin's lock, and the node's
+    /// starting containers need the other half).
+    pub parallel_sandbox_builds: usize,
 }
 
 impl KubeletConfig {
@@ -68,6 +72,10 @@ impl KubeletConfig {
             node_resolv_conf: PathBuf::from("/etc/resolv.conf"),
             path_dir,
             cni_ready,
+            parallel_sandbox_builds: std::thread::available_parallelism()
+                .map(|n| n.get() / 2)
+                .unwrap_or(1)
+                .max(1),
         }
     }
 }
@@ -125,6 +133,10 @@ pub(crate) struct Shared<R> {
     pub config: KubeletConfig,
     pub cluster_dns: ClusterDns,
     pub events: PodEvents,
+    /// Sandbox builds in flight at most: beyond the cores, more at once only
+    /// queue in the kernel and in the CNI plugins' locks, and every pod waits
+    /// longer for its network.
+    pub sandbox_builds: tokio::sync::Semaphore,
 }
 
 /// Runs a blocking runtime call off the async threads.
@@ -174,6 +186,7 @@ pub async fn run<R: PodRuntime>(
         .collect();
     let shared = Arc::new(Shared {
         events: PodEvents::start(client.clone(), &node),
+        sandbox_builds: tokio::sync::Semaphore::new(config.parallel_sandbox_builds.max(1)),
         cluster_dns: ClusterDns {
             servers: config.cluster_dns.clone(),
             domain: config.cluster_domain.clone(),

@@ -535,10 +535,18 @@ impl<R: PodRuntime> Worker<R> {
                 return Ok(false);
             }
         };
-        let created = blocking(self.runtime(), "creating the pod sandbox", move |r| {
-            r.create_sandbox(&spec)
-        })
-        .await;
+        let created = {
+            let _turn = self
+                .shared
+                .sandbox_builds
+                .acquire()
+                .await
+                .expect("the sandbox semaphore is never closed");
+            blocking(self.runtime(), "creating the pod sandbox", move |r| {
+                r.create_sandbox(&spec)
+            })
+            .await
+        };
         match created {
             Ok(sandbox) => {
                 self.pod_ips = if host_network {
