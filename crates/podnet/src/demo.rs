@@ -37,7 +37,7 @@ pub async fn run(client: &kube::Client) -> Result<()> {
     let pods = wait_ready(client).await?;
 
     println!();
-    println!("{:<28} {:<16} {:<14} {}", "POD", "NODE", "IP", "HOSTNAME");
+    println!("{:<28} {:<16} {:<14} HOSTNAME", "POD", "NODE", "IP");
     for pod in &pods {
         println!(
             "{:<28} {:<16} {:<14} {}",
@@ -264,7 +264,8 @@ fn http_get(target: SocketAddr, path: &str) -> Result<String> {
     let (head, body) = response
         .split_once("\r\n\r\n")
         .with_context(|| format!("{target}: not an HTTP response"))?;
-    if !head.starts_with("HTTP/1.") || !head.split(' ').nth(1).is_some_and(|c| c == "200") {
+    let status = head.split(' ').nth(1);
+    if !head.starts_with("HTTP/1.") || status != Some("200") {
         bail!("{target}{path}: {}", head.lines().next().unwrap_or(""));
     }
     Ok(body.trim().to_string())

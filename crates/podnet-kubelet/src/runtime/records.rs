@@ -268,6 +268,10 @@ mod tests {
             phase: SandboxPhase::Ready,
             ips: vec!["10.244.1.5".parse().unwrap()],
             created_at: SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1500),
+            setup: Some(SetupTimings {
+                namespaces: std::time::Duration::from_micros(5_600),
+                network: std::time::Duration::from_micros(5_400),
+            }),
         };
         write_json(&path, &record).unwrap();
         assert_eq!(
