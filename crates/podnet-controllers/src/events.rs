@@ -50,6 +50,23 @@ pub struct EventRecord {
     pub message: String,
 }
 
+/// Who writes the events: `source.component` and, for node components,
+/// `source.host`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventSourceId {
+    pub component: String,
+    pub host: Option<String>,
+}
+
+impl EventSourceId {
+    pub fn component(component: &str) -> EventSourceId {
+        EventSourceId {
+            component: component.to_string(),
+            host: None,
+        }
+    }
+}
+
 /// Hands events to the writing task; cheap to clone.
 #[derive(Clone)]
 pub struct EventRecorder {
@@ -61,8 +78,14 @@ impl EventRecorder {
     /// `reportingComponent` of every event). The task ends when the last
     /// recorder is dropped.
     pub fn start(client: Client, component: &str) -> EventRecorder {
+        EventRecorder::start_as(client, EventSourceId::component(component))
+    }
+
+    /// Like [`EventRecorder::start`], for a component that runs on a node (the
+    /// kubelet): its events name the host as their source and reporting instance.
+    pub fn start_as(client: Client, source: EventSourceId) -> EventRecorder {
         let (sender, receiver) = mpsc::unbounded_channel();
-        tokio::spawn(write_events(client, component.to_string(), receiver));
+        tokio::spawn(write_events(client, source, receiver));
         EventRecorder { sender }
     }
 
@@ -114,7 +137,7 @@ pub fn event_namespace(involved: &ObjectReference) -> String {
 /// The Event object for `record`, first seen at `now`. Its name is the
 /// involved object's name and the time in hexadecimal nanoseconds, as
 /// Kubernetes names events.
-pub fn new_event(record: &EventRecord, component: &str, now: Timestamp) -> Event {
+pub fn new_event(record: &EventRecord, source: &EventSourceId, now: Timestamp) -> Event {
     let involved_name = record.involved.name.clone().unwrap_or_default();
     Event {
         metadata: ObjectMeta {
@@ -127,10 +150,11 @@ pub fn new_event(record: &EventRecord, component: &str, now: Timestamp) -> Event
         message: Some(record.message.clone()),
         type_: Some(record.event_type.as_str().to_string()),
         source: Some(EventSource {
-            component: Some(component.to_string()),
-            host: None,
+            component: Some(source.component.clone()),
+            host: source.host.clone(),
         }),
-        reporting_component: Some(component.to_string()),
+        reporting_component: Some(source.component.clone()),
+        reporting_instance: source.host.clone(),
         first_timestamp: Some(Time(now)),
         last_timestamp: Some(Time(now)),
         count: Some(1),
@@ -143,6 +167,8 @@ pub fn new_event(record: &EventRecord, component: &str, now: Timestamp) -> Event
 struct RepeatKey {
     involved_uid: String,
     involved_name: String,
+    /// The part of the object (a container) the event is about.
+    field_path: Option<String>,
     event_type: EventType,
     reason: String,
     message: String,
@@ -153,6 +179,7 @@ impl RepeatKey {
         RepeatKey {
             involved_uid: record.involved.uid.clone().unwrap_or_default(),
             involved_name: record.involved.name.clone().unwrap_or_default(),
+            field_path: record.involved.field_path.clone(),
             event_type: record.event_type,
             reason: record.reason.clone(),
             message: record.message.clone(),
@@ -169,7 +196,7 @@ struct Written {
 
 async fn write_events(
     client: Client,
-    component: String,
+    source: EventSourceId,
     mut receiver: mpsc::UnboundedReceiver<EventRecord>,
 ) {
     let mut written: HashMap<RepeatKey, Written> = HashMap::new();
@@ -202,7 +229,7 @@ async fn write_events(
                 }
             }
         }
-        let event = new_event(&record, &component, now);
+        let event = new_event(&record, &source, now);
         let namespace = event_namespace(&record.involved);
         let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
         match api.create(&PostParams::default(), &event).await {
@@ -250,7 +277,11 @@ mod tests {
         assert_eq!(involved.kind.as_deref(), Some("Pod"));
         assert_eq!(involved.api_version.as_deref(), Some("v1"));
         let now = Timestamp::from_second(1_700_000_000).expect("timestamp");
-        let event = new_event(&record_about(involved), "default-scheduler", now);
+        let event = new_event(
+            &record_about(involved),
+            &EventSourceId::component("default-scheduler"),
+            now,
+        );
         assert_eq!(event.metadata.namespace.as_deref(), Some("shop"));
         assert_eq!(
             event.metadata.name.as_deref(),
