@@ -606,9 +606,11 @@ impl Runtime {
             .netns_name
             .as_ref()
             .map(|n| Path::new(podnet_netlink::NETNS_RUN_DIR).join(n));
-        let net_ns = netns_path
+        let net_ns: Vec<(u64, u64)> = netns_path
             .as_deref()
-            .and_then(|p| process::ns_identity(p).ok());
+            .and_then(|p| process::ns_identity(p).ok())
+            .into_iter()
+            .collect();
         let mut live = Vec::new();
         if let Some(pause) = read_json::<ProcessRecord>(&layout.pause_record(uid)).unwrap_or(None) {
             live.push(pause.process);

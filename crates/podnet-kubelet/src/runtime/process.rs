@@ -82,11 +82,12 @@ pub fn signal_group(pgid: u32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
-/// What marks a process as belonging to one sandbox.
+/// What marks a process as belonging to one sandbox (or, for `podnet down`,
+/// to any of a cluster's namespaces).
 #[derive(Debug, Default)]
 pub struct SandboxMarks<'a> {
-    /// The pod's own network namespace (not set for host-network pods).
-    pub net_ns: Option<(u64, u64)>,
+    /// Network namespaces: the pod's own (none for host-network pods).
+    pub net_ns: Vec<(u64, u64)>,
     /// Mount namespaces of live processes of the sandbox (its holder, its
     /// containers). Only ever taken from a live process: the inode of a freed
     /// namespace may be reused by another pod's.
@@ -113,9 +114,8 @@ pub fn sandbox_processes(marks: &SandboxMarks<'_>) -> Vec<u32> {
         if pid == own {
             continue;
         }
-        let in_net = marks
-            .net_ns
-            .is_some_and(|ns| process_ns(pid, "net").is_ok_and(|p| p == ns));
+        let in_net = !marks.net_ns.is_empty()
+            && process_ns(pid, "net").is_ok_and(|p| marks.net_ns.contains(&p));
         let in_mnt = !marks.mnt_ns.is_empty()
             && process_ns(pid, "mnt").is_ok_and(|p| marks.mnt_ns.contains(&p));
         let is_helper = marks.helper_args.is_some_and(|args| {
@@ -142,16 +142,33 @@ fn contains_sequence(argv: &[&[u8]], wanted: &[String]) -> bool {
 /// Returns the pids still running after `timeout`.
 pub fn kill_and_wait(pids: &[u32], timeout: Duration) -> Vec<u32> {
     let ids: Vec<ProcessId> = pids.iter().filter_map(|&pid| process_id(pid)).collect();
-    for id in &ids {
-        let _ = signal_process(*id, libc::SIGKILL);
+    pids_of(&signal_and_wait(&ids, libc::SIGKILL, timeout))
+}
+
+/// SIGTERM first; whatever still runs after `grace` gets SIGKILL. Returns the
+/// pids still running after that too.
+pub fn terminate_and_wait(pids: &[u32], grace: Duration) -> Vec<u32> {
+    let ids: Vec<ProcessId> = pids.iter().filter_map(|&pid| process_id(pid)).collect();
+    let left = signal_and_wait(&ids, libc::SIGTERM, grace);
+    pids_of(&signal_and_wait(&left, libc::SIGKILL, KILL_PATIENCE))
+}
+
+fn pids_of(ids: &[ProcessId]) -> Vec<u32> {
+    ids.iter().map(|id| id.pid).collect()
+}
+
+/// How long processes may take to go away after SIGKILL.
+const KILL_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Signals the very processes (pid and start time) and waits for them to go;
+/// returns those still running after `timeout`.
+fn signal_and_wait(ids: &[ProcessId], signal: i32, timeout: Duration) -> Vec<ProcessId> {
+    for id in ids {
+        let _ = signal_process(*id, signal);
     }
     let deadline = Instant::now() + timeout;
     loop {
-        let running: Vec<u32> = ids
-            .iter()
-            .filter(|id| is_alive(**id))
-            .map(|id| id.pid)
-            .collect();
+        let running: Vec<ProcessId> = ids.iter().copied().filter(|id| is_alive(*id)).collect();
         if running.is_empty() || Instant::now() >= deadline {
             return running;
         }

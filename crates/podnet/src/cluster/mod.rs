@@ -11,6 +11,7 @@ pub use layout::{kubeconfig as kubeconfig_path, STATE_ROOT};
 use anyhow::{bail, Context, Result};
 use k8s_openapi::api::core::v1::Node;
 use kube::api::{Api, ListParams};
+use podnet_kubelet::runtime::process as pod_process;
 use podnet_lab::{LabConfig, LabPlan, LabScope};
 use podnet_netlink::{Handle, NetNs, Route};
 use process::Daemon;
@@ -493,14 +494,20 @@ pub fn down() -> Result<()> {
         }
     }
     let namespaces = podnet_namespaces(&scope);
-    let inodes: Vec<u64> = namespaces.iter().filter_map(|p| netns_inode(p)).collect();
-    let stray = process::processes_in_netns(&inodes);
+    let marks = pod_process::SandboxMarks {
+        net_ns: namespaces
+            .iter()
+            .filter_map(|p| pod_process::ns_identity(p).ok())
+            .collect(),
+        ..Default::default()
+    };
+    let stray = pod_process::sandbox_processes(&marks);
     if !stray.is_empty() {
         println!(
             "stopping {} process(es) in the cluster's namespaces",
             stray.len()
         );
-        process::terminate(&stray, Duration::from_secs(2));
+        pod_process::terminate_and_wait(&stray, Duration::from_secs(2));
     }
     if controlplane_daemon().stop(Duration::from_secs(10))? {
         println!("stopped the control plane");
@@ -561,27 +568,19 @@ pub fn down() -> Result<()> {
 
 /// Named network namespaces of the lab and of its pods (`podnet-*` in /run/netns).
 fn podnet_namespaces(scope: &LabScope) -> Vec<PathBuf> {
-    let dir = Path::new("/run/netns");
-    let prefix = format!("{}-", scope.prefix);
-    let mut found: Vec<PathBuf> = fs::read_dir(dir)
+    let mut found: Vec<PathBuf> = fs::read_dir(podnet_netlink::NETNS_RUN_DIR)
         .into_iter()
         .flatten()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
         .filter(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            scope.member_of_netns(&name).is_some() || name.starts_with("podnet-pod-")
+            scope.member_of_netns(&name).is_some()
+                || name.starts_with(podnet_kubelet::runtime::POD_NETNS_PREFIX)
         })
         .map(|e| e.path())
         .collect();
     found.sort();
     found
-}
-
-fn netns_inode(path: &Path) -> Option<u64> {
-    fs::metadata(path)
-        .ok()
-        .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
 }
 
 /// Mount points under podnet's runtime root, deepest first.

@@ -1,15 +1,18 @@
 //! Daemons `podnet up` starts (the control plane, one agent per node): started
 //! detached in their own session with output in a log file, and remembered by a
 //! pid file that also holds the process's start time, so a recycled pid is never
-//! mistaken for the daemon.
+//! mistaken for the daemon. Process identity and signalling are the kubelet
+//! runtime's (`podnet_kubelet::runtime::process`).
 
 use anyhow::{bail, Context, Result};
+use podnet_kubelet::runtime::process;
+use podnet_kubelet::runtime::records::ProcessId;
 use std::fs;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A daemon known by its pid file.
 #[derive(Clone, Debug)]
@@ -19,34 +22,26 @@ pub struct Daemon {
     pub log_file: PathBuf,
 }
 
-/// A running process as recorded: pid plus start time (clock ticks since boot,
-/// field 22 of /proc/PID/stat).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Recorded {
-    pub pid: i32,
-    pub start_time: u64,
-}
-
 impl Daemon {
     /// The recorded process when it still runs.
-    pub fn running(&self) -> Option<Recorded> {
+    pub fn running(&self) -> Option<ProcessId> {
         let text = fs::read_to_string(&self.pid_file).ok()?;
         let (pid, start) = text.trim().split_once(' ')?;
-        let recorded = Recorded {
+        let recorded = ProcessId {
             pid: pid.parse().ok()?,
-            start_time: start.parse().ok()?,
+            start_ticks: start.parse().ok()?,
         };
-        (start_time(recorded.pid) == Some(recorded.start_time)).then_some(recorded)
+        process::is_alive(recorded).then_some(recorded)
     }
 
     /// Starts `command` detached (new session, stdin from /dev/null, output
     /// appended to the log file), inside the network namespace at `netns` when
     /// given, and records it.
-    pub fn start(&self, mut command: Command, netns: Option<&Path>) -> Result<Recorded> {
-        if let Some(dir) = self.log_file.parent() {
-            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        if let Some(dir) = self.pid_file.parent() {
+    pub fn start(&self, mut command: Command, netns: Option<&Path>) -> Result<ProcessId> {
+        for dir in [self.log_file.parent(), self.pid_file.parent()]
+            .into_iter()
+            .flatten()
+        {
             fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
         let log = fs::OpenOptions::new()
@@ -84,17 +79,16 @@ impl Daemon {
         let child = command
             .spawn()
             .with_context(|| format!("starting {}", self.name))?;
-        let pid = child.id() as i32;
-        let start_time = start_time(pid).with_context(|| {
+        let recorded = process::process_id(child.id()).with_context(|| {
             format!(
-                "{} (pid {pid}) exited at once; see {}",
+                "{} (pid {}) exited at once; see {}",
                 self.name,
+                child.id(),
                 self.log_file.display()
             )
         })?;
-        let recorded = Recorded { pid, start_time };
         let tmp = self.pid_file.with_extension("tmp");
-        fs::write(&tmp, format!("{pid} {start_time}\n"))
+        fs::write(&tmp, format!("{} {}\n", recorded.pid, recorded.start_ticks))
             .with_context(|| format!("writing {}", tmp.display()))?;
         fs::rename(&tmp, &self.pid_file)
             .with_context(|| format!("writing {}", self.pid_file.display()))?;
@@ -108,7 +102,7 @@ impl Daemon {
     pub fn stop(&self, grace: Duration) -> Result<bool> {
         let stopped = match self.running() {
             Some(recorded) => {
-                terminate(&[recorded.pid], grace);
+                process::terminate_and_wait(&[recorded.pid], grace);
                 true
             }
             None => false,
@@ -122,77 +116,10 @@ impl Daemon {
     }
 }
 
-/// Field 22 of /proc/PID/stat, or None when there is no such process (or it is a zombie).
-pub fn start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: fields after it
-    // are counted from the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    if fields.first() == Some(&"Z") {
-        return None;
-    }
-    fields.get(19)?.parse().ok()
-}
-
-/// SIGTERM to every pid, wait up to `grace` for all to go, SIGKILL the rest and
-/// wait for them to be gone.
-pub fn terminate(pids: &[i32], grace: Duration) {
-    let targets: Vec<(i32, Option<u64>)> = pids.iter().map(|&p| (p, start_time(p))).collect();
-    let alive = |targets: &[(i32, Option<u64>)]| -> Vec<i32> {
-        targets
-            .iter()
-            .filter(|(pid, start)| start.is_some() && start_time(*pid) == *start)
-            .map(|(pid, _)| *pid)
-            .collect()
-    };
-    for &(pid, _) in &targets {
-        // SAFETY: kill has no memory preconditions.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-    }
-    let deadline = Instant::now() + grace;
-    while !alive(&targets).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for pid in alive(&targets) {
-        // SAFETY: as above.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !alive(&targets).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Every process whose network namespace is one of `inodes` (as /proc/PID/ns/net
-/// shows them), except this one.
-pub fn processes_in_netns(inodes: &[u64]) -> Vec<i32> {
-    let own = std::process::id() as i32;
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|&pid| pid != own)
-        .filter(|pid| {
-            fs::metadata(format!("/proc/{pid}/ns/net"))
-                .map(|m| inodes.contains(&std::os::unix::fs::MetadataExt::ino(&m)))
-                .unwrap_or(false)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn own_start_time_is_read_and_stable() {
-        let pid = std::process::id() as i32;
-        let first = start_time(pid).expect("this process exists");
-        assert_eq!(start_time(pid), Some(first));
-        assert_eq!(start_time(i32::MAX), None);
-    }
+    use std::time::Instant;
 
     #[test]
     fn a_pid_file_of_a_gone_process_is_not_running() {
@@ -203,18 +130,11 @@ mod tests {
             log_file: dir.path().join("d.log"),
         };
         assert!(daemon.running().is_none());
-        let pid = std::process::id() as i32;
-        fs::write(&daemon.pid_file, format!("{pid} 1\n")).unwrap();
+        let me = process::process_id(std::process::id()).unwrap();
+        fs::write(&daemon.pid_file, format!("{} 1\n", me.pid)).unwrap();
         assert!(daemon.running().is_none(), "start time differs: not ours");
-        let start = start_time(pid).unwrap();
-        fs::write(&daemon.pid_file, format!("{pid} {start}\n")).unwrap();
-        assert_eq!(
-            daemon.running(),
-            Some(Recorded {
-                pid,
-                start_time: start
-            })
-        );
+        fs::write(&daemon.pid_file, format!("{} {}\n", me.pid, me.start_ticks)).unwrap();
+        assert_eq!(daemon.running(), Some(me));
     }
 
     #[test]
