@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
@@ -45,7 +44,7 @@ const FIELD_MANAGER: &str = "podnet-agent";
 pub struct NodeAgent {
     config: NodeAgentConfig,
     dataplane: Box<dyn Dataplane>,
-    conflist_ready: watch::Sender<Option<PathBuf>>,
+    conflist_ready: watch::Sender<bool>,
 }
 
 impl std::fmt::Debug for NodeAgent {
@@ -58,7 +57,7 @@ impl std::fmt::Debug for NodeAgent {
 
 /// Tells whoever runs pods on the node where its CNI config is, once it is
 /// written for the node's pod CIDR (`None` until then).
-pub type ConflistReady = watch::Receiver<Option<PathBuf>>;
+pub type ConflistReady = watch::Receiver<bool>;
 
 impl NodeAgent {
     /// An agent programming the kernel of the namespace it runs in.
@@ -73,7 +72,7 @@ impl NodeAgent {
         dataplane: Box<dyn Dataplane>,
     ) -> Result<(NodeAgent, ConflistReady), AgentError> {
         config.validate().map_err(AgentError::Config)?;
-        let (conflist_ready, receiver) = watch::channel(None);
+        let (conflist_ready, receiver) = watch::channel(false);
         Ok((
             NodeAgent {
                 config,
@@ -197,7 +196,7 @@ struct NetworkLoop {
     /// Away only while a blocking apply runs.
     dataplane: Option<Box<dyn Dataplane>>,
     readiness: watch::Sender<Readiness>,
-    conflist_ready: watch::Sender<Option<PathBuf>>,
+    conflist_ready: watch::Sender<bool>,
 }
 
 impl NetworkLoop {
@@ -221,7 +220,12 @@ impl NetworkLoop {
                         changed |= apply_event(event, &mut known, &mut listing, &mut listed);
                     }
                 }
-                () = tokio::time::sleep_until(next_sync) => changed = true,
+                () = tokio::time::sleep_until(next_sync) => {
+                    // Moved on here too: before the first list no sync runs to
+                    // move it, and a past deadline would wake this loop at once, forever.
+                    next_sync = tokio::time::Instant::now() + RESYNC_EVERY;
+                    changed = true;
+                }
             }
             if !(changed && listed) {
                 continue;
@@ -331,14 +335,8 @@ impl NetworkLoop {
         if written {
             tracing::info!(path = %path.display(), %pod_cidr, "CNI config written");
         }
-        self.conflist_ready.send_if_modified(|current| {
-            if current.as_ref() == Some(&path) {
-                false
-            } else {
-                *current = Some(path.clone());
-                true
-            }
-        });
+        self.conflist_ready
+            .send_if_modified(|ready| !std::mem::replace(ready, true));
         Ok(())
     }
 }

@@ -65,12 +65,4 @@ impl AgentError {
     }
 }
 
-/// Whether the API server answered 404 Not Found.
-pub fn is_not_found(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.is_not_found())
-}
-
-/// Whether the API server answered 409 (stale resourceVersion or existing name).
-pub fn is_conflict(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.is_conflict() || status.is_already_exists())
-}
+pub use podnet_controllers::error::{is_conflict, is_not_found};

@@ -5,8 +5,8 @@ use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
 
-/// The namespace of node Leases.
-pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
+/// The namespace of node Leases (the node lifecycle controller reads them there).
+pub use podnet_controllers::node_lifecycle::NODE_LEASE_NAMESPACE;
 
 /// The owner reference that ties the Lease to its Node, so the Lease goes
 /// when the Node does.

@@ -5,7 +5,6 @@ use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 use k8s_openapi::api::core::v1::Node;
-use sha2::{Digest, Sha256};
 
 use crate::config::{Routing, VTEP_MAC_ANNOTATION, VXLAN_OVERHEAD, VXLAN_PORT, VXLAN_VNI};
 
@@ -61,11 +60,7 @@ impl NodeView {
 /// the same across agent restarts and device re-creation, and peers keep
 /// valid FDB entries. Locally administered, unicast.
 pub fn vtep_mac(node_name: &str) -> [u8; 6] {
-    let digest = Sha256::digest(node_name.as_bytes());
-    let mut mac = [0u8; 6];
-    mac.copy_from_slice(&digest[..6]);
-    mac[0] = (mac[0] & 0xfe) | 0x02;
-    mac
+    podnet_model::hash::stable_mac(node_name)
 }
 
 /// The node's own VXLAN device.

@@ -79,6 +79,9 @@ struct Entry {
     namespace: Option<String>,
     name: String,
     owners: Vec<String>,
+    /// Every owner is of a kind this server serves, so an owner missing
+    /// from the index is really gone (not merely unknown here).
+    owners_served: bool,
 }
 
 #[derive(Default)]
@@ -160,6 +163,7 @@ impl Index {
                 namespace,
                 name: meta.name.clone(),
                 owners,
+                owners_served: owners_are_served(meta),
             },
         );
     }
@@ -199,7 +203,7 @@ impl Index {
             .into_iter()
             .flatten()
             .filter_map(|d| self.by_uid.get(d))
-            .filter(|e| e.owners.iter().all(|o| !self.by_uid.contains_key(o)))
+            .filter(|e| e.owners_served && e.owners.iter().all(|o| !self.by_uid.contains_key(o)))
             .cloned()
             .collect()
     }
@@ -207,8 +211,9 @@ impl Index {
     /// The object with `uid` when it has owners and none of them exists.
     fn dangling(&self, uid: &str) -> Option<Entry> {
         let entry = self.by_uid.get(uid)?;
-        let gone =
-            !entry.owners.is_empty() && entry.owners.iter().all(|o| !self.by_uid.contains_key(o));
+        let gone = entry.owners_served
+            && !entry.owners.is_empty()
+            && entry.owners.iter().all(|o| !self.by_uid.contains_key(o));
         gone.then(|| entry.clone())
     }
 
@@ -238,10 +243,16 @@ pub async fn run(registry: Arc<Registry>, config: ControllerConfig) {
 async fn follow(registry: &Arc<Registry>) -> Result<(), ApiError> {
     let mut index = Index::default();
     let revision = registry.current_revision().await?;
+    // Every list at the one revision the watch resumes from: listed at
+    // different moments, an owner created in between could be missing from
+    // its list while its dependent is in a later one, and look dangling.
+    let at_revision = ListOptions {
+        resource_version: Some(revision.to_string()),
+        resource_version_match: Some("Exact".to_string()),
+        ..ListOptions::default()
+    };
     for res in RESOURCES {
-        let page = registry
-            .list_raw(res, None, &ListOptions::default())
-            .await?;
+        let page = registry.list_raw(res, None, &at_revision).await?;
         for head in page.items.iter().filter_map(|bytes| Head::parse(bytes)) {
             let meta = &head.metadata;
             index.put(&res.key(meta.namespace.as_deref(), &meta.name), &head);
@@ -251,7 +262,11 @@ async fn follow(registry: &Arc<Registry>) -> Result<(), ApiError> {
     let owners_gone: Vec<Entry> = index
         .by_uid
         .values()
-        .filter(|e| !e.owners.is_empty() && e.owners.iter().all(|o| !index.by_uid.contains_key(o)))
+        .filter(|e| {
+            e.owners_served
+                && !e.owners.is_empty()
+                && e.owners.iter().all(|o| !index.by_uid.contains_key(o))
+        })
         .cloned()
         .collect();
     for entry in owners_gone {
@@ -300,7 +315,7 @@ async fn handle_event(registry: &Arc<Registry>, index: &mut Index, event: Event)
             // A dependent written after its owners were deleted (a
             // controller racing the deletion) has no owner deletion left to
             // collect it. Owners of kinds not served here cannot be checked.
-            if meta.deletion_timestamp.is_none() && owners_are_served(meta) {
+            if meta.deletion_timestamp.is_none() {
                 if let Some(entry) = index.dangling(&meta.uid) {
                     delete_quietly(registry, &entry).await;
                     return;
@@ -691,10 +706,18 @@ mod tests {
     #[test]
     fn owners_of_unserved_kinds_are_not_judged() {
         assert!(owners_are_served(&obj("p1", "a", &["rs1"]).metadata));
-        let job_owned = head(json!({"metadata": {"ownerReferences": [
-            {"uid": "j", "kind": "Job", "name": "j", "apiVersion": "batch/v1"}
-        ]}}));
+        let job_owned = head(
+            json!({"metadata": {"uid": "p9", "name": "j-1", "ownerReferences": [
+                {"uid": "j", "kind": "Job", "name": "j", "apiVersion": "batch/v1"}
+            ]}}),
+        );
         assert!(!owners_are_served(&job_owned.metadata));
+        // Neither dangling nor an orphan when the unserved owner is not indexed.
+        let mut index = Index::default();
+        index.put("/registry/core/pods/default/j", &job_owned);
+        let uid = job_owned.metadata.uid.clone();
+        assert!(index.dangling(&uid).is_none());
+        assert!(index.orphans_of("j").is_empty());
         let node_owned = head(json!({"metadata": {"ownerReferences": [
             {"uid": "n", "kind": "Node", "name": "n", "apiVersion": "v1"}
         ]}}));

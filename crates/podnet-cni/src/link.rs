@@ -17,15 +17,7 @@ pub fn host_veth_name(container_id: &str, ifname: &str) -> String {
     )
 }
 
-/// Locally administered unicast MAC derived from a seed: stable across retries.
-pub fn stable_mac(seed: &str) -> [u8; 6] {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(seed.as_bytes());
-    let mut mac = [0u8; 6];
-    mac.copy_from_slice(&digest[..6]);
-    mac[0] = (mac[0] & 0xfe) | 0x02;
-    mac
-}
+pub use podnet_model::hash::stable_mac;
 
 pub struct BridgeSpec<'a> {
     pub name: &'a str,

@@ -188,6 +188,7 @@ impl PodRuntime for FakeRuntime {
     fn exec(
         &self,
         _uid: &str,
+        _name: &str,
         argv: &[String],
         _timeout: Duration,
     ) -> Result<ExecOutput, FakeError> {
@@ -248,12 +249,7 @@ impl Cluster {
 
     fn start_kubelet(&mut self) {
         let (_cni_sender, cni_ready) = watch::channel(true);
-        let mut config = KubeletConfig::new(
-            NODE,
-            vec![IpAddr::from([172, 30, 0, 11])],
-            self.dir.path().join("bin"),
-            cni_ready,
-        );
+        let mut config = KubeletConfig::new(NODE, vec![IpAddr::from([172, 30, 0, 11])], cni_ready);
         config.node_resolv_conf = self.dir.path().join("resolv.conf");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(pods::run(

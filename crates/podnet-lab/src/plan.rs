@@ -6,9 +6,9 @@ use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
 use ipnet::Ipv4Net;
+use podnet_model::hash::stable_mac;
 use podnet_netlink::NETNS_RUN_DIR;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -470,15 +470,6 @@ impl LabPlan {
             MemberKind::External => Some(&self.external),
         }
     }
-}
-
-/// A locally administered unicast MAC derived from a seed.
-fn stable_mac(seed: &str) -> [u8; 6] {
-    let digest = Sha256::digest(seed.as_bytes());
-    let mut mac = [0u8; 6];
-    mac.copy_from_slice(&digest[..6]);
-    mac[0] = (mac[0] & 0xfe) | 0x02;
-    mac
 }
 
 #[cfg(test)]

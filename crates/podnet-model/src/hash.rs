@@ -35,6 +35,17 @@ pub fn short_hash(input: &str, len: usize) -> String {
     out
 }
 
+/// A locally administered unicast MAC derived from a seed: the same for the
+/// same seed, so a link re-created under one name keeps its MAC and its
+/// peers' neighbour and FDB entries stay right.
+pub fn stable_mac(seed: &str) -> [u8; 6] {
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut mac = [0u8; 6];
+    mac.copy_from_slice(&digest[..6]);
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    mac
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,12 +34,21 @@ fn ipv4_and_ipv6_addresses_are_added_listed_and_deleted() {
     assert!(v6_list.contains(&Address { index, net: v6 }), "{v6_list:?}");
     assert!(v6_list.iter().all(|a| a.index == index));
     // Nothing is filtered out: the kernel's link-local address is listed too.
-    assert!(
-        v6_list
-            .iter()
-            .any(|a| a.net.addr().to_string().starts_with("fe80:")),
-        "{v6_list:?}"
-    );
+    // The kernel adds it on its own once the veth's carrier comes up, which
+    // happens after set_up returns, so give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let mut v6_list = v6_list;
+    while !v6_list
+        .iter()
+        .any(|a| a.net.addr().to_string().starts_with("fe80:"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no link-local address: {v6_list:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        v6_list = nl.addresses(Some(index), Some(Family::V6)).unwrap();
+    }
     // Loopback gets 127.0.0.1/8 once up (a fresh namespace starts it down).
     let lo = nl.link_by_name("lo").unwrap().expect("loopback exists");
     nl.set_up(lo.index).unwrap();

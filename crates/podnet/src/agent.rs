@@ -85,7 +85,6 @@ pub fn run(args: AgentArgs) -> Result<()> {
     runtime_config.cni_conflist = node.conflist_path();
     runtime_config.path_dir = run_dir.join("bin");
     runtime_config.run_dir = run_dir;
-    let path_dir = runtime_config.path_dir.clone();
     let pod_runtime = Arc::new(
         podnet_kubelet::runtime::Runtime::new(runtime_config)
             .context("setting up the node's container runtime")?,
@@ -94,23 +93,13 @@ pub fn run(args: AgentArgs) -> Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {
         let client = crate::kube_client(&args.kubeconfig).await?;
-        let (node_agent, mut conflist) =
-            podnet_agent::NodeAgent::new(node).context("setting up the node agent")?;
         // The kubelet part waits for the node's CNI config, as a kubelet waits
         // for NetworkReady.
-        let (cni_ready_tx, cni_ready) = watch::channel(conflist.borrow().is_some());
-        tokio::spawn(async move {
-            while conflist.changed().await.is_ok() {
-                let ready = conflist.borrow().is_some();
-                if cni_ready_tx.send(ready).is_err() {
-                    break;
-                }
-            }
-        });
+        let (node_agent, cni_ready) =
+            podnet_agent::NodeAgent::new(node).context("setting up the node agent")?;
         let mut kubelet = podnet_kubelet::pods::KubeletConfig::new(
             &args.node_name,
             vec![IpAddr::V4(args.node_ip)],
-            path_dir,
             cni_ready,
         );
         kubelet.cluster_dns = vec![args.cluster_dns];

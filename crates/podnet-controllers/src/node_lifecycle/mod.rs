@@ -14,6 +14,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, Time};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::watcher;
@@ -57,7 +58,7 @@ struct Tracked {
     /// When the controller last heard from the node.
     last_heard: Timestamp,
     /// The Ready condition's heartbeat time as last seen.
-    ready_heartbeat: Option<String>,
+    ready_heartbeat: Option<Time>,
 }
 
 /// Runs the controller until a watch ends for good.
@@ -77,7 +78,7 @@ pub async fn run(client: Client, config: NodeLifecycleConfig) -> Result<(), Cont
     let mut tracked: BTreeMap<String, Tracked> = BTreeMap::new();
     let mut listing: Option<BTreeMap<String, Node>> = None;
     // Lease renewTimes by node, as last seen.
-    let mut renewals: BTreeMap<String, Option<String>> = BTreeMap::new();
+    let mut renewals: BTreeMap<String, Option<MicroTime>> = BTreeMap::new();
     let mut tick = tokio::time::interval(config.monitor_period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -117,9 +118,7 @@ pub async fn run(client: Client, config: NodeLifecycleConfig) -> Result<(), Cont
                         let renew = lease
                             .spec
                             .as_ref()
-                            .and_then(|spec| spec.renew_time.as_ref())
-                            .and_then(|time| serde_json::to_value(time).ok())
-                            .and_then(|value| value.as_str().map(str::to_string));
+                            .and_then(|spec| spec.renew_time.clone());
                         if renewals.get(&name) != Some(&renew) {
                             if let Some(entry) = tracked.get_mut(&name) {
                                 entry.last_heard = Timestamp::now();
@@ -168,18 +167,15 @@ fn observe_node(tracked: &mut BTreeMap<String, Tracked>, node: Node) {
     }
 }
 
-fn ready_heartbeat(node: &Node) -> Option<String> {
-    let condition = node
-        .status
+fn ready_heartbeat(node: &Node) -> Option<Time> {
+    node.status
         .as_ref()?
         .conditions
         .as_ref()?
         .iter()
-        .find(|c| c.type_ == "Ready")?;
-    serde_json::to_value(condition.last_heartbeat_time.as_ref()?)
-        .ok()?
-        .as_str()
-        .map(str::to_string)
+        .find(|c| c.type_ == "Ready")?
+        .last_heartbeat_time
+        .clone()
 }
 
 /// Applies the decision about one node. Writes carry the resourceVersion

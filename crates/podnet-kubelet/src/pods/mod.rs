@@ -45,8 +45,6 @@ pub struct KubeletConfig {
     /// The node's resolver configuration, for dnsPolicy Default and the
     /// search domains appended under ClusterFirst.
     pub node_resolv_conf: PathBuf,
-    /// The directory holding the `podnet` symlink that starts containers' default PATH.
-    pub path_dir: PathBuf,
     /// True once the node's CNI configuration exists; pods that need a
     /// network wait for it (host-network pods do not).
     pub cni_ready: watch::Receiver<bool>,
@@ -61,7 +59,6 @@ impl KubeletConfig {
     pub fn new(
         node_name: impl Into<String>,
         node_ips: Vec<IpAddr>,
-        path_dir: PathBuf,
         cni_ready: watch::Receiver<bool>,
     ) -> KubeletConfig {
         KubeletConfig {
@@ -70,7 +67,6 @@ impl KubeletConfig {
             cluster_dns: vec![IpAddr::from([10, 96, 0, 10])],
             cluster_domain: "cluster.local".into(),
             node_resolv_conf: PathBuf::from("/etc/resolv.conf"),
-            path_dir,
             cni_ready,
             parallel_sandbox_builds: std::thread::available_parallelism()
                 .map(|n| n.get() / 2)
@@ -78,27 +74,6 @@ impl KubeletConfig {
                 .max(1),
         }
     }
-}
-
-/// A readiness flag that turns true once `path` exists (checked every
-/// second), for [`KubeletConfig::cni_ready`]. Must be called within a Tokio runtime.
-pub fn ready_when_file_exists(path: PathBuf) -> watch::Receiver<bool> {
-    let (sender, receiver) = watch::channel(path.exists());
-    tokio::spawn(async move {
-        loop {
-            let exists = tokio::fs::try_exists(&path).await.unwrap_or(false);
-            sender.send_if_modified(|ready| {
-                let changed = *ready != exists;
-                *ready = exists;
-                changed
-            });
-            tokio::select! {
-                _ = sender.closed() => return,
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-        }
-    });
-    receiver
 }
 
 /// Why the kubelet part stopped.
@@ -304,7 +279,9 @@ fn apply<R: PodRuntime>(
         Arc::clone(shared),
         uid.clone(),
         receiver,
-        adoptable.remove(&uid),
+        // A sandbox whose namespace holder is gone (a reboot, a kill mid-build)
+        // cannot run containers: the worker builds it again instead.
+        adoptable.remove(&uid).filter(|sandbox| sandbox.ready),
     ));
     workers.insert(uid, WorkerHandle { pod: sender, task });
 }

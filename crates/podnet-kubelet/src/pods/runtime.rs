@@ -33,10 +33,12 @@ pub trait PodRuntime: Send + Sync + 'static {
     fn container_state(&self, uid: &str, name: &str) -> Result<ContainerState, Self::Error>;
     /// SIGTERM to the container's process group, up to `grace` to exit, then SIGKILL.
     fn stop_container(&self, uid: &str, name: &str, grace: Duration) -> Result<(), Self::Error>;
-    /// Runs `argv` in the sandbox's namespaces, killed after `timeout`.
+    /// Runs `argv` in the sandbox's namespaces with container `name`'s
+    /// environment and working directory, killed after `timeout`.
     fn exec(
         &self,
         uid: &str,
+        name: &str,
         argv: &[String],
         timeout: Duration,
     ) -> Result<ExecOutput, Self::Error>;
@@ -73,10 +75,11 @@ impl PodRuntime for crate::runtime::Runtime {
     fn exec(
         &self,
         uid: &str,
+        name: &str,
         argv: &[String],
         timeout: Duration,
     ) -> Result<ExecOutput, Self::Error> {
-        crate::runtime::Runtime::exec(self, uid, argv, timeout)
+        crate::runtime::Runtime::exec_in_container(self, uid, name, argv, timeout)
     }
     fn garbage_collect(&self, live_uids: &HashSet<String>) -> Result<(), Self::Error> {
         crate::runtime::Runtime::garbage_collect(self, live_uids)

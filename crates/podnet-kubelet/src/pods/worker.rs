@@ -35,8 +35,6 @@ const SANDBOX_RETRY_MAX: Duration = Duration::from_secs(30);
 const DEFAULT_GRACE: Duration = Duration::from_secs(30);
 /// The least time a container is given to stop, as the kubelet gives it.
 const MINIMUM_GRACE: Duration = Duration::from_secs(2);
-/// Default PATH after the directory holding `podnet`.
-const HOST_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A probe run's result on its way back to the worker.
 struct ProbeReport {
@@ -802,19 +800,10 @@ impl<R: PodRuntime> Worker<R> {
             pod_ips: self.pod_ips.clone(),
             host_ips: self.shared.config.node_ips.clone(),
         };
-        let mut env = container_env(pod, container, &addresses).map_err(|e| e.to_string())?;
+        // PATH (podnet first) and HOSTNAME, when the spec sets none, are the
+        // runtime's: it knows the sandbox's hostname, also for hostNetwork pods.
+        let env = container_env(pod, container, &addresses).map_err(|e| e.to_string())?;
         let command = container_command(container, &env).map_err(|e| e.to_string())?;
-        if !env.iter().any(|(name, _)| name == "PATH") {
-            env.push((
-                "PATH".into(),
-                format!("{}:{HOST_PATH}", self.shared.config.path_dir.display()),
-            ));
-        }
-        if !env.iter().any(|(name, _)| name == "HOSTNAME") {
-            let (hostname, _) =
-                super::dns::hostname_and_fqdn(pod, &self.shared.config.cluster_domain);
-            env.push(("HOSTNAME".into(), hostname));
-        }
         let probes = container_probes(container).map_err(|e| e.to_string())?;
         Ok((
             ContainerSpec {
@@ -834,14 +823,16 @@ impl<R: PodRuntime> Worker<R> {
     /// Starts every probe that is due, each in its own task.
     fn start_due_probes(&mut self) {
         let now = Instant::now();
-        let target = ProbeTarget {
-            uid: self.uid.clone(),
-            pod_ip: self.pod_ips.first().copied(),
-        };
+        let pod_ip = self.pod_ips.first().copied();
         for (container, slot) in self.slots.iter_mut().enumerate() {
             if !slot.is_running() {
                 continue;
             }
+            let target = ProbeTarget {
+                uid: self.uid.clone(),
+                container: slot.name.clone(),
+                pod_ip,
+            };
             let started = slot.is_running()
                 && slot
                     .probes
@@ -1276,9 +1267,10 @@ async fn run_pre_stop<R: PodRuntime>(
     if let Some(exec) = &handler.exec {
         let argv = exec.command.clone().unwrap_or_default();
         let uid = uid.to_string();
+        let name = container.name.clone();
         let shown = argv.join(" ");
         return match blocking(runtime, "running a preStop hook", move |r| {
-            r.exec(&uid, &argv, budget)
+            r.exec(&uid, &name, &argv, budget)
         })
         .await
         {
@@ -1306,6 +1298,7 @@ async fn run_pre_stop<R: PodRuntime>(
         };
         let target = ProbeTarget {
             uid: uid.to_string(),
+            container: container.name.clone(),
             pod_ip,
         };
         return match probe::run(&spec, &target, runtime).await {

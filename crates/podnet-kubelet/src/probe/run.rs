@@ -16,6 +16,8 @@ const MAX_EXEC_OUTPUT: usize = 10 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProbeTarget {
     pub uid: String,
+    /// The container the probe belongs to: exec probes run with its environment.
+    pub container: String,
     pub pod_ip: Option<IpAddr>,
 }
 
@@ -69,10 +71,12 @@ pub async fn run<R: PodRuntime>(
         ProbeAction::Exec { command } => {
             let runtime = Arc::clone(runtime);
             let uid = target.uid.clone();
+            let container = target.container.clone();
             let argv = command.clone();
             let timeout = spec.timeout;
             let result =
-                tokio::task::spawn_blocking(move || runtime.exec(&uid, &argv, timeout)).await;
+                tokio::task::spawn_blocking(move || runtime.exec(&uid, &container, &argv, timeout))
+                    .await;
             match result {
                 Ok(Ok(output)) if output.timed_out => {
                     ProbeOutcome::Failure(format!("command {:?} timed out", command.join(" ")))

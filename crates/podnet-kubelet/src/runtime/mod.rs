@@ -79,9 +79,6 @@ pub const POD_NETNS_PREFIX: &str = "podnet-pod-";
 /// holding `podnet`.
 pub const DEFAULT_PATH_TAIL: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// How long processes may take to go away after SIGKILL.
-const KILL_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Where and how one node's runtime works.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeConfig {
@@ -261,17 +258,13 @@ fn check_uid(uid: &str) -> Result<()> {
 
 /// Container names become file names (Kubernetes already makes them DNS labels).
 fn check_container_name(name: &str) -> Result<()> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if ok {
+    let problems = podnet_model::names::dns1123_label(name);
+    if problems.is_empty() {
         Ok(())
     } else {
         Err(RuntimeError::invalid(
             format!("container name {name:?}"),
-            "must be a DNS label (lowercase letters, digits, '-')",
+            problems.join("; "),
         ))
     }
 }
@@ -645,11 +638,11 @@ impl Runtime {
                 pids.push(process.pid);
             }
         }
-        let left = process::kill_and_wait(&pids, KILL_TIMEOUT);
+        let left = process::kill_and_wait(&pids, process::KILL_TIMEOUT);
         if !left.is_empty() {
             errors.push(RuntimeError::NotStopped {
                 what: format!("processes {left:?} of sandbox {uid}"),
-                seconds: KILL_TIMEOUT.as_secs(),
+                seconds: process::KILL_TIMEOUT.as_secs(),
             });
         }
 
@@ -929,10 +922,10 @@ impl Runtime {
         }
         process::signal_group(pgid, libc::SIGKILL)
             .map_err(|e| RuntimeError::io(format!("SIGKILL process group {pgid}"), e))?;
-        if still_running(Instant::now() + KILL_TIMEOUT)? {
+        if still_running(Instant::now() + process::KILL_TIMEOUT)? {
             return Err(RuntimeError::NotStopped {
                 what: format!("container {name} of pod {uid} (pid {pid})"),
-                seconds: KILL_TIMEOUT.as_secs(),
+                seconds: process::KILL_TIMEOUT.as_secs(),
             });
         }
         Ok(())

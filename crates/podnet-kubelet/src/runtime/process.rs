@@ -150,7 +150,7 @@ pub fn kill_and_wait(pids: &[u32], timeout: Duration) -> Vec<u32> {
 pub fn terminate_and_wait(pids: &[u32], grace: Duration) -> Vec<u32> {
     let ids: Vec<ProcessId> = pids.iter().filter_map(|&pid| process_id(pid)).collect();
     let left = signal_and_wait(&ids, libc::SIGTERM, grace);
-    pids_of(&signal_and_wait(&left, libc::SIGKILL, KILL_PATIENCE))
+    pids_of(&signal_and_wait(&left, libc::SIGKILL, KILL_TIMEOUT))
 }
 
 fn pids_of(ids: &[ProcessId]) -> Vec<u32> {
@@ -158,7 +158,7 @@ fn pids_of(ids: &[ProcessId]) -> Vec<u32> {
 }
 
 /// How long processes may take to go away after SIGKILL.
-const KILL_PATIENCE: Duration = Duration::from_secs(5);
+pub const KILL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Signals the very processes (pid and start time) and waits for them to go;
 /// returns those still running after `timeout`.
