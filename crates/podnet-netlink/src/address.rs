@@ -5,7 +5,8 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressScope,
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage, AddressProtocol,
+    AddressScope,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
@@ -60,6 +61,46 @@ impl Handle {
             || format!("address {net} on link {index}"),
         )?;
         Ok(())
+    }
+
+    /// Adds `net` to link `index` tagged with `protocol` (the address's
+    /// IFA_PROTO, kernel 6.3 and later), so its owner can find the addresses
+    /// it added among others with [`Handle::tagged_addresses`] after a restart.
+    pub fn add_tagged_address(&mut self, index: u32, net: IpNet, protocol: u8) -> Result<()> {
+        let mut message = add_address_message(index, net, false);
+        message
+            .attributes
+            .push(AddressAttribute::Protocol(AddressProtocol::from(protocol)));
+        self.request(
+            RouteNetlinkMessage::NewAddress(message),
+            NLM_F_CREATE | NLM_F_EXCL,
+            "add",
+            || format!("address {net} (protocol {protocol}) on link {index}"),
+        )?;
+        Ok(())
+    }
+
+    /// The addresses of link `index` tagged with `protocol`.
+    pub fn tagged_addresses(&mut self, index: u32, protocol: u8) -> Result<Vec<Address>> {
+        let mut request = AddressMessage::default();
+        request.header.index = index;
+        let answers = self.dump(RouteNetlinkMessage::GetAddress(request), || {
+            format!("addresses of link {index}")
+        })?;
+        Ok(answers
+            .iter()
+            .filter_map(|answer| match answer {
+                RouteNetlinkMessage::NewAddress(message)
+                    if message.attributes.iter().any(|a| {
+                        matches!(a, AddressAttribute::Protocol(p) if u8::from(*p) == protocol)
+                    }) =>
+                {
+                    address_from_message(message)
+                }
+                _ => None,
+            })
+            .filter(|address| address.index == index)
+            .collect())
     }
 
     /// Removes `net` from link `index`; absent is [`Error::NotFound`].

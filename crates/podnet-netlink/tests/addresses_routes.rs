@@ -335,3 +335,22 @@ fn routes_carry_their_protocol_and_onlink_ipv4_gateways_need_no_address() {
         .iter()
         .any(|r| r.dst == tagged.dst));
 }
+
+#[test]
+fn tagged_addresses_are_told_apart_from_others_on_the_link() {
+    require_root!();
+    let node = TestNs::new("tag");
+    let mut nl = node.handle();
+    let (index, _) = common::up_veth_pair(&mut nl, "veth0", "veth1");
+    nl.add_address(index, net("172.30.0.11/24"), false).unwrap();
+    nl.add_tagged_address(index, net("172.30.0.64/32"), 113)
+        .unwrap();
+    nl.add_tagged_address(index, net("172.30.0.65/32"), 114)
+        .unwrap();
+    let ours = nl.tagged_addresses(index, 113).unwrap();
+    assert_eq!(ours, vec![Address { index, net: net("172.30.0.64/32") }]);
+    let all = nl.addresses(Some(index), Some(Family::V4)).unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    nl.del_address(index, net("172.30.0.64/32")).unwrap();
+    assert!(nl.tagged_addresses(index, 113).unwrap().is_empty());
+}
