@@ -1,5 +1,6 @@
 //! Kernel network access for podnet: links, addresses, routes, neighbours,
-//! FDB entries, network namespaces and sysctls.
+//! FDB entries, network namespaces and sysctls, plus conntrack cleanup
+//! ([`conntrack`]) and gratuitous ARP ([`arp`]).
 //!
 //! Everything is synchronous: a [`Handle`] owns one NETLINK_ROUTE socket and
 //! runs a small request/ack loop on it, which keeps short-lived callers such
@@ -26,6 +27,8 @@
 //! ```
 
 mod address;
+pub mod arp;
+pub mod conntrack;
 mod error;
 mod handle;
 mod link;
