@@ -1,0 +1,1 @@
+//! Simulated packets through a compiled table.
