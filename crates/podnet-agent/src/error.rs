@@ -27,6 +27,13 @@ pub enum AgentError {
         #[source]
         source: podnet_nft::Error,
     },
+    /// The service proxy's rules could not be applied.
+    #[error("{context}: {source}")]
+    Proxy {
+        context: String,
+        #[source]
+        source: podnet_proxy::Error,
+    },
     /// A file of the node's state could not be read or written.
     #[error("{context}: {source}")]
     Io {

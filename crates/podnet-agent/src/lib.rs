@@ -18,6 +18,7 @@ pub mod host;
 pub mod lease;
 pub mod masquerade;
 pub mod routing;
+pub mod services;
 pub mod status;
 
 pub use agent::{run, ConflistReady, NodeAgent};

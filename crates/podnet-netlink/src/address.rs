@@ -91,9 +91,9 @@ impl Handle {
             .iter()
             .filter_map(|answer| match answer {
                 RouteNetlinkMessage::NewAddress(message)
-                    if message.attributes.iter().any(|a| {
-                        matches!(a, AddressAttribute::Protocol(p) if u8::from(*p) == protocol)
-                    }) =>
+                    if message.attributes.iter().any(
+                        |a| matches!(a, AddressAttribute::Protocol(p) if u8::from(*p) == protocol),
+                    ) =>
                 {
                     address_from_message(message)
                 }

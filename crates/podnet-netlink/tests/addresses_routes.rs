@@ -348,7 +348,13 @@ fn tagged_addresses_are_told_apart_from_others_on_the_link() {
     nl.add_tagged_address(index, net("172.30.0.65/32"), 114)
         .unwrap();
     let ours = nl.tagged_addresses(index, 113).unwrap();
-    assert_eq!(ours, vec![Address { index, net: net("172.30.0.64/32") }]);
+    assert_eq!(
+        ours,
+        vec![Address {
+            index,
+            net: net("172.30.0.64/32")
+        }]
+    );
     let all = nl.addresses(Some(index), Some(Family::V4)).unwrap();
     assert_eq!(all.len(), 3, "{all:?}");
     nl.del_address(index, net("172.30.0.64/32")).unwrap();

@@ -1,5 +1,6 @@
 //! `podnet agent`: one node's agent. The node part (registration, Lease,
-//! CNI config, routes, masquerade; crate podnet-agent) and the kubelet part
+//! CNI config, routes, masquerade; crate podnet-agent), the service proxy
+//! (crate podnet-agent's services over podnet-proxy) and the kubelet part
 //! (pods as processes in their own namespaces; crate podnet-kubelet) run side
 //! by side on one API client, in the network namespace the agent runs in.
 
@@ -48,6 +49,38 @@ pub struct AgentArgs {
     pub cluster_dns: IpAddr,
     #[arg(long, default_value = "cluster.local")]
     pub cluster_domain: String,
+    /// Run the service proxy (the node's `inet podnet-proxy` table).
+    #[arg(long, value_enum, default_value = "on")]
+    pub proxy: OnOff,
+    /// Serve only Services whose `service.kubernetes.io/service-proxy-name`
+    /// label has this value (default: only Services without the label).
+    #[arg(long)]
+    pub proxy_name: Option<String>,
+    /// Take part in announcing LoadBalancer addresses on the underlay.
+    #[arg(long, value_enum, default_value = "on")]
+    pub announce_load_balancers: OnOff,
+    /// The service proxy's /healthz; "off" to not serve it.
+    #[arg(long, default_value = "0.0.0.0:10256")]
+    pub healthz_bind_address: BindAddress,
+    /// The service proxy's /metrics; "off" to not serve it.
+    #[arg(long, default_value = "0.0.0.0:10249")]
+    pub metrics_bind_address: BindAddress,
+}
+
+/// A listen address, or "off".
+#[derive(Debug, Clone, Copy)]
+pub struct BindAddress(pub Option<std::net::SocketAddr>);
+
+impl std::str::FromStr for BindAddress {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        if text == "off" {
+            return Ok(BindAddress(None));
+        }
+        text.parse()
+            .map(|address| BindAddress(Some(address)))
+            .map_err(|_| format!("{text:?} is neither ADDRESS:PORT nor off"))
+    }
 }
 
 pub fn run(args: AgentArgs) -> Result<()> {
@@ -90,6 +123,18 @@ pub fn run(args: AgentArgs) -> Result<()> {
             .context("setting up the node's container runtime")?,
     );
 
+    let proxy = (args.proxy == OnOff::On).then(|| {
+        let mut proxy =
+            podnet_agent::services::ServiceProxyConfig::new(&args.node_name, args.node_ip);
+        proxy.cluster_cidrs = vec![args.cluster_cidr];
+        proxy.proxy_name = args.proxy_name.clone();
+        proxy.underlay_interface = args.underlay_interface.clone();
+        proxy.announce_load_balancers = args.announce_load_balancers == OnOff::On;
+        proxy.healthz_address = args.healthz_bind_address.0;
+        proxy.metrics_address = args.metrics_bind_address.0;
+        proxy
+    });
+
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {
         let client = crate::kube_client(&args.kubeconfig).await?;
@@ -110,9 +155,22 @@ pub fn run(args: AgentArgs) -> Result<()> {
             let _ = rx.wait_for(|stop| *stop).await;
         };
         let node_part = node_agent.run(client.clone(), stopped(stop_rx.clone()));
+        let proxy_part = {
+            let client = client.clone();
+            let stop = stopped(stop_rx.clone());
+            async move {
+                match proxy {
+                    Some(proxy) => podnet_agent::services::run(client, proxy, stop).await,
+                    None => {
+                        stop.await;
+                        Ok(())
+                    }
+                }
+            }
+        };
         let kubelet_part =
             podnet_kubelet::pods::run(client, pod_runtime, kubelet, stopped(stop_rx));
-        tokio::pin!(node_part, kubelet_part);
+        tokio::pin!(node_part, kubelet_part, proxy_part);
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         // On a signal both parts stop: pods keep running (a restarted agent
@@ -128,12 +186,19 @@ pub fn run(args: AgentArgs) -> Result<()> {
                 Ok(()) => anyhow::anyhow!("the kubelet part stopped"),
                 Err(e) => anyhow::Error::from(e).context("the kubelet part failed"),
             }),
+            result = &mut proxy_part => Err(match result {
+                Ok(()) => anyhow::anyhow!("the service proxy stopped"),
+                Err(e) => anyhow::Error::from(e).context("the service proxy failed"),
+            }),
         };
         let _ = stop_tx.send(true);
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
-            let (node, kubelet) = tokio::join!(node_part, kubelet_part);
+            let (node, kubelet, proxy) = tokio::join!(node_part, kubelet_part, proxy_part);
             if let Err(e) = node {
                 tracing::warn!("node part: {e}");
+            }
+            if let Err(e) = proxy {
+                tracing::warn!("service proxy: {e}");
             }
             if let Err(e) = kubelet {
                 tracing::warn!("kubelet part: {e}");
