@@ -11,6 +11,8 @@ mod compile;
 mod layout;
 mod proxy;
 mod state;
+#[cfg(test)]
+mod tests;
 pub mod trace;
 
 use std::collections::{BTreeMap, BTreeSet};
