@@ -45,8 +45,12 @@ pub fn start(
     metrics: Arc<ProxyMetrics>,
 ) -> Result<(Sender<Change>, JoinHandle<()>), AgentError> {
     let (sender, receiver) = std::sync::mpsc::channel();
+    let mut proxy = ServiceProxy::new(config, NftCli::new());
+    // The engine thread, nft and the element batches all act on the
+    // agent's own namespace, so element-only changes may skip nft.
+    proxy.set_netlink_elements(true);
     let engine = Engine {
-        proxy: ServiceProxy::new(config, NftCli::new()),
+        proxy,
         services: BTreeSet::new(),
         slices: BTreeSet::new(),
         slice_nodes: SliceNodes::default(),
