@@ -6,6 +6,7 @@
 pub mod endpointslice;
 pub mod error;
 pub mod events;
+pub mod load_balancer;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod scheduler;

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use podnet_controllers::endpointslice::EndpointSliceConfig;
+use podnet_controllers::load_balancer::LoadBalancerConfig;
 use podnet_controllers::node_ipam::NodeIpamConfig;
 use podnet_controllers::scheduler::SchedulerConfig;
 
@@ -21,6 +22,10 @@ pub struct ControlplaneArgs {
     /// Prefix length of each node's podCIDR (IPv4).
     #[arg(long, default_value_t = 24)]
     pub node_cidr_mask: u8,
+    /// IPv4 pool for the addresses of LoadBalancer Services (repeatable); without
+    /// one, LoadBalancer Services get no address.
+    #[arg(long = "load-balancer-pool", value_name = "CIDR")]
+    pub load_balancer_pools: Vec<ipnet::IpNet>,
 }
 
 /// A controller's future, boxed so that they can all be awaited together.
@@ -44,7 +49,7 @@ pub fn run(args: ControlplaneArgs) -> Result<()> {
             service_cidrs: vec![args.apiserver.service_cidr],
             ..NodeIpamConfig::default()
         };
-        let tasks: Vec<Task> = vec![
+        let mut tasks: Vec<Task> = vec![
             named("node IPAM", {
                 let client = client.clone();
                 async move { Ok(podnet_controllers::node_ipam::run(client, ipam).await?) }
@@ -86,6 +91,15 @@ pub fn run(args: ControlplaneArgs) -> Result<()> {
                 }
             }),
         ];
+        if !args.load_balancer_pools.is_empty() {
+            let config = LoadBalancerConfig {
+                pools: args.load_balancer_pools.clone(),
+            };
+            tasks.push(named("LoadBalancer IPAM", {
+                let client = client.clone();
+                async move { Ok(podnet_controllers::load_balancer::run(client, config).await?) }
+            }));
+        }
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let controllers = futures_util::future::select_all(tasks);

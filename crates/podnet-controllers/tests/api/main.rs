@@ -4,6 +4,7 @@
 mod support;
 
 mod endpointslice;
+mod load_balancer;
 mod node_ipam;
 mod node_lifecycle;
 mod scheduler;

@@ -27,6 +27,8 @@ use std::time::{Duration, Instant};
 /// The address plan's cluster and service CIDRs.
 const CLUSTER_CIDR: &str = "10.244.0.0/16";
 const SERVICE_CIDR: &str = "10.96.0.0/16";
+/// Addresses of LoadBalancer Services: the range the lab keeps free on the underlay.
+const LOAD_BALANCER_POOL: &str = "172.30.0.64/27";
 const API_PORT: u16 = 6443;
 /// How long `up` waits for the API server, then for every node to be Ready.
 const API_PATIENCE: Duration = Duration::from_secs(60);
@@ -222,6 +224,8 @@ pub fn up(args: UpArgs) -> Result<()> {
                 CLUSTER_CIDR,
                 "--service-cidr",
                 SERVICE_CIDR,
+                "--load-balancer-pool",
+                LOAD_BALANCER_POOL,
             ]);
         let started = controlplane.start(command, None)?;
         step(format!(
