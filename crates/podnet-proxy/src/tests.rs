@@ -1,0 +1,542 @@
+//! Semantics through the tracer, small golden checks, incremental == full.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use k8s_openapi::api::core::v1::{
+    ClientIPConfig, LoadBalancerIngress, LoadBalancerStatus, Service, ServicePort, ServiceSpec,
+    ServiceStatus, SessionAffinityConfig,
+};
+use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use podnet_nft::RecordingBackend;
+
+use crate::trace::{trace, Origin, Outcome, Packet, Protocol};
+use crate::*;
+
+const NODE: &str = "node-a";
+const POD_CIDR: &str = "10.244.0.0/16";
+
+fn config() -> ProxyConfig {
+    ProxyConfig::new(NODE, vec![POD_CIDR.parse().unwrap()])
+}
+
+fn service(name: &str, ip: &str, kind: &str) -> Service {
+    Service {
+        metadata: ObjectMeta {
+            namespace: Some("ns".into()),
+            name: Some(name.into()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(ServiceSpec {
+            cluster_ip: Some(ip.into()),
+            type_: Some(kind.into()),
+            ports: Some(vec![ServicePort {
+                name: Some("http".into()),
+                port: 80,
+                protocol: Some("TCP".into()),
+                node_port: (kind != "ClusterIP").then_some(30080),
+                ..ServicePort::default()
+            }]),
+            ..ServiceSpec::default()
+        }),
+        status: None,
+    }
+}
+
+/// (ip, node, ready, serving, terminating)
+type Ep<'a> = (&'a str, &'a str, Option<bool>, Option<bool>, Option<bool>);
+
+fn slice(service: &str, name: &str, endpoints: &[Ep]) -> EndpointSlice {
+    EndpointSlice {
+        metadata: ObjectMeta {
+            namespace: Some("ns".into()),
+            name: Some(name.into()),
+            labels: Some(BTreeMap::from([(
+                SERVICE_NAME_LABEL.into(),
+                service.into(),
+            )])),
+            ..ObjectMeta::default()
+        },
+        address_type: "IPv4".into(),
+        endpoints: endpoints
+            .iter()
+            .map(|(ip, node, ready, serving, terminating)| Endpoint {
+                addresses: vec![ip.to_string()],
+                node_name: Some(node.to_string()),
+                conditions: Some(EndpointConditions {
+                    ready: *ready,
+                    serving: *serving,
+                    terminating: *terminating,
+                }),
+                ..Endpoint::default()
+            })
+            .collect(),
+        ports: Some(vec![EndpointPort {
+            name: Some("http".into()),
+            port: Some(8080),
+            protocol: Some("TCP".into()),
+            ..EndpointPort::default()
+        }]),
+    }
+}
+
+fn ready(ip: &str, node: &str) -> Ep<'static> {
+    (
+        Box::leak(ip.to_string().into_boxed_str()),
+        Box::leak(node.to_string().into_boxed_str()),
+        None,
+        None,
+        None,
+    )
+}
+
+fn packet(src: &str, dst: &str, port: u16, origin: Origin, dst_is_local: bool) -> Packet {
+    Packet {
+        src: src.parse().unwrap(),
+        dst: dst.parse().unwrap(),
+        protocol: Protocol::Tcp,
+        dst_port: port,
+        origin,
+        dst_is_local,
+    }
+}
+
+fn from_pod(dst: &str, port: u16) -> Packet {
+    packet("10.244.1.5", dst, port, Origin::Network, false)
+}
+
+fn from_outside(dst: &str, port: u16, local: bool) -> Packet {
+    packet("192.0.2.7", dst, port, Origin::Network, local)
+}
+
+fn program(services: Vec<Service>, slices: Vec<EndpointSlice>) -> Program {
+    let mut state = ServiceState::default();
+    services.into_iter().for_each(|s| state.apply_service(s));
+    slices.into_iter().for_each(|s| state.apply_slice(s));
+    let program = compile(&state, &config());
+    program.table.validate().expect("the table validates");
+    program
+}
+
+fn outcome(program: &Program, packet: &Packet) -> Outcome {
+    trace(&program.table, packet)
+        .expect("the tracer reads every rule")
+        .outcome
+}
+
+fn dnat(candidates: &[&str], masquerade: bool) -> Outcome {
+    let mut candidates: Vec<SocketAddrV4> = candidates.iter().map(|c| c.parse().unwrap()).collect();
+    candidates.sort();
+    Outcome::Dnat {
+        candidates,
+        masquerade,
+    }
+}
+
+fn sorted(outcome: Outcome) -> Outcome {
+    match outcome {
+        Outcome::Dnat {
+            mut candidates,
+            masquerade,
+        } => {
+            candidates.sort();
+            Outcome::Dnat {
+                candidates,
+                masquerade,
+            }
+        }
+        other => other,
+    }
+}
+
+#[test]
+fn cluster_ip_balances_over_ready_endpoints_and_masquerades_off_cluster_clients() {
+    let p = program(
+        vec![service("web", "10.96.0.10", "ClusterIP")],
+        vec![slice(
+            "web",
+            "web-1",
+            &[
+                ready("10.244.1.2", "node-b"),
+                ready("10.244.2.3", "node-c"),
+                ("10.244.3.4", "node-c", Some(false), None, None),
+            ],
+        )],
+    );
+    let expected = ["10.244.1.2:8080", "10.244.2.3:8080"];
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("10.96.0.10", 80))),
+        dnat(&expected, false)
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_outside("10.96.0.10", 80, false))),
+        dnat(&expected, true)
+    );
+    let from_node = packet("172.30.0.11", "10.96.0.10", 80, Origin::LocalProcess, false);
+    assert_eq!(sorted(outcome(&p, &from_node)), dnat(&expected, true));
+    // A port the Service does not have, and an address that is no Service.
+    assert_eq!(outcome(&p, &from_pod("10.96.0.10", 81)), Outcome::Reject);
+    assert_eq!(
+        outcome(&p, &from_pod("10.96.0.11", 80)),
+        Outcome::NotAService
+    );
+    assert_eq!(p.stats.services, 1);
+    assert_eq!(p.stats.endpoints, 2);
+}
+
+#[test]
+fn no_endpoints_rejects_and_terminating_serving_endpoints_are_a_fallback() {
+    let p = program(vec![service("web", "10.96.0.10", "NodePort")], vec![]);
+    assert_eq!(outcome(&p, &from_pod("10.96.0.10", 80)), Outcome::Reject);
+    assert_eq!(
+        outcome(&p, &from_outside("172.30.0.11", 30080, true)),
+        Outcome::Reject
+    );
+    let node = packet("172.30.0.11", "10.96.0.10", 80, Origin::LocalProcess, false);
+    assert_eq!(outcome(&p, &node), Outcome::Reject);
+
+    let terminating = ("10.244.1.2", "node-b", Some(false), Some(true), Some(true));
+    let gone = ("10.244.1.3", "node-b", Some(false), Some(false), Some(true));
+    let p = program(
+        vec![service("web", "10.96.0.10", "ClusterIP")],
+        vec![slice("web", "s", &[terminating, gone])],
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("10.96.0.10", 80))),
+        dnat(&["10.244.1.2:8080"], false)
+    );
+    let p = program(
+        vec![service("web", "10.96.0.10", "ClusterIP")],
+        vec![slice(
+            "web",
+            "s",
+            &[terminating, ready("10.244.1.9", "node-b")],
+        )],
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("10.96.0.10", 80))),
+        dnat(&["10.244.1.9:8080"], false)
+    );
+}
+
+#[test]
+fn nodeport_answers_on_node_addresses_not_loopback_and_masquerades() {
+    let p = program(
+        vec![service("web", "10.96.0.10", "NodePort")],
+        vec![slice("web", "s", &[ready("10.244.1.2", "node-b")])],
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_outside("172.30.0.11", 30080, true))),
+        dnat(&["10.244.1.2:8080"], true)
+    );
+    let loopback = packet("127.0.0.1", "127.0.0.1", 30080, Origin::LocalProcess, true);
+    assert_eq!(outcome(&p, &loopback), Outcome::NotAService);
+    assert_eq!(
+        outcome(&p, &from_outside("172.30.0.11", 30081, true)),
+        Outcome::NotAService
+    );
+}
+
+#[test]
+fn external_traffic_policy_local_keeps_the_client_and_uses_local_endpoints_only() {
+    let mut svc = service("web", "10.96.0.10", "LoadBalancer");
+    let spec = svc.spec.as_mut().unwrap();
+    spec.external_traffic_policy = Some("Local".into());
+    spec.health_check_node_port = Some(32000);
+    svc.status = Some(ServiceStatus {
+        load_balancer: Some(LoadBalancerStatus {
+            ingress: Some(vec![LoadBalancerIngress {
+                ip: Some("192.0.2.100".into()),
+                ..Default::default()
+            }]),
+        }),
+        ..Default::default()
+    });
+    let eps = [ready("10.244.0.2", NODE), ready("10.244.1.2", "node-b")];
+    let p = program(vec![svc.clone()], vec![slice("web", "s", &eps)]);
+    assert_eq!(
+        sorted(outcome(&p, &from_outside("192.0.2.100", 80, false))),
+        dnat(&["10.244.0.2:8080"], false)
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_outside("172.30.0.11", 30080, true))),
+        dnat(&["10.244.0.2:8080"], false)
+    );
+    // Pods short-circuit to all endpoints; the node itself too, masqueraded.
+    let both = ["10.244.0.2:8080", "10.244.1.2:8080"];
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("192.0.2.100", 80))),
+        dnat(&both, false)
+    );
+    let node = packet(
+        "172.30.0.11",
+        "192.0.2.100",
+        80,
+        Origin::LocalProcess,
+        false,
+    );
+    assert_eq!(sorted(outcome(&p, &node)), dnat(&both, true));
+    assert_eq!(p.health_checks[&32000].local_endpoints, 1);
+    assert_eq!(p.load_balancers.len(), 1);
+    assert!(p.load_balancers[0].local_only);
+
+    // No local endpoint: external traffic is dropped, pods still reach the Service.
+    let p = program(
+        vec![svc],
+        vec![slice("web", "s", &[ready("10.244.1.2", "node-b")])],
+    );
+    assert_eq!(
+        outcome(&p, &from_outside("192.0.2.100", 80, false)),
+        Outcome::Drop
+    );
+    assert_eq!(
+        outcome(&p, &from_outside("172.30.0.11", 30080, true)),
+        Outcome::Drop
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("10.96.0.10", 80))),
+        dnat(&["10.244.1.2:8080"], false)
+    );
+    assert_eq!(p.health_checks[&32000].local_endpoints, 0);
+}
+
+#[test]
+fn internal_traffic_policy_local_uses_local_endpoints_or_drops() {
+    let mut svc = service("web", "10.96.0.10", "ClusterIP");
+    svc.spec.as_mut().unwrap().internal_traffic_policy = Some("Local".into());
+    let p = program(
+        vec![svc.clone()],
+        vec![slice(
+            "web",
+            "s",
+            &[ready("10.244.0.2", NODE), ready("10.244.1.2", "node-b")],
+        )],
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("10.96.0.10", 80))),
+        dnat(&["10.244.0.2:8080"], false)
+    );
+    let p = program(
+        vec![svc],
+        vec![slice("web", "s", &[ready("10.244.1.2", "node-b")])],
+    );
+    assert_eq!(outcome(&p, &from_pod("10.96.0.10", 80)), Outcome::Drop);
+}
+
+#[test]
+fn hairpin_traffic_to_a_local_endpoint_is_masqueraded() {
+    let p = program(
+        vec![service("web", "10.96.0.10", "ClusterIP")],
+        vec![slice("web", "s", &[ready("10.244.0.2", NODE)])],
+    );
+    let hairpin = packet("10.244.0.2", "10.96.0.10", 80, Origin::Network, false);
+    assert_eq!(outcome(&p, &hairpin), dnat(&["10.244.0.2:8080"], true));
+    assert!(p.table.sets["hairpin"]
+        .elements
+        .contains_key("10.244.0.2 . 10.244.0.2"));
+}
+
+#[test]
+fn session_affinity_uses_endpoint_chains_with_timed_sets() {
+    let mut svc = service("web", "10.96.0.10", "ClusterIP");
+    let spec = svc.spec.as_mut().unwrap();
+    spec.session_affinity = Some("ClientIP".into());
+    spec.session_affinity_config = Some(SessionAffinityConfig {
+        client_ip: Some(ClientIPConfig {
+            timeout_seconds: Some(60),
+        }),
+    });
+    let p = program(
+        vec![svc],
+        vec![slice(
+            "web",
+            "s",
+            &[ready("10.244.1.2", "node-b"), ready("10.244.1.3", "node-b")],
+        )],
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("10.96.0.10", 80))),
+        dnat(&["10.244.1.2:8080", "10.244.1.3:8080"], false)
+    );
+    let affinity: Vec<_> = p
+        .table
+        .sets
+        .values()
+        .filter(|s| s.name.starts_with("affinity-"))
+        .collect();
+    assert_eq!(affinity.len(), 2);
+    assert_eq!(
+        affinity[0].timeout,
+        Some(std::time::Duration::from_secs(60))
+    );
+    let svc_chain = p
+        .table
+        .chains
+        .keys()
+        .find(|n| n.starts_with("svc-"))
+        .unwrap();
+    assert!(svc_chain.ends_with("-ns/web/tcp/80"), "{svc_chain}");
+    assert_eq!(p.table.chains[svc_chain].rules.len(), 3);
+}
+
+#[test]
+fn load_balancer_source_ranges_drop_other_sources() {
+    let mut svc = service("web", "10.96.0.10", "LoadBalancer");
+    svc.spec.as_mut().unwrap().load_balancer_source_ranges = Some(vec!["198.51.100.0/24".into()]);
+    svc.status = Some(ServiceStatus {
+        load_balancer: Some(LoadBalancerStatus {
+            ingress: Some(vec![LoadBalancerIngress {
+                ip: Some("192.0.2.100".into()),
+                ..Default::default()
+            }]),
+        }),
+        ..Default::default()
+    });
+    let p = program(
+        vec![svc],
+        vec![slice("web", "s", &[ready("10.244.1.2", "node-b")])],
+    );
+    assert_eq!(
+        outcome(&p, &from_outside("192.0.2.100", 80, false)),
+        Outcome::Drop
+    );
+    let allowed = packet("198.51.100.9", "192.0.2.100", 80, Origin::Network, false);
+    assert_eq!(outcome(&p, &allowed), dnat(&["10.244.1.2:8080"], true));
+}
+
+#[test]
+fn skipped_services_leave_no_trace() {
+    let mut other_proxy = service("a", "10.96.0.1", "ClusterIP");
+    other_proxy.metadata.labels = Some(BTreeMap::from([(PROXY_NAME_LABEL.into(), "other".into())]));
+    let headless = service("b", "None", "ClusterIP");
+    let mut external_name = service("c", "", "ExternalName");
+    external_name.spec.as_mut().unwrap().cluster_ip = None;
+    let ipv6 = service("d", "fd00::10", "ClusterIP");
+    let p = program(vec![other_proxy, headless, external_name, ipv6], vec![]);
+    assert_eq!(p.stats.services, 0);
+    assert_eq!(p.stats.skipped_ipv6, 1);
+    assert!(p.table.sets["cluster-ips"].elements.is_empty());
+    assert_eq!(
+        outcome(&p, &from_pod("10.96.0.1", 80)),
+        Outcome::NotAService
+    );
+}
+
+#[test]
+fn udp_targets_list_frontends_with_their_endpoints() {
+    let mut svc = service("dns", "10.96.0.53", "ClusterIP");
+    svc.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].protocol = Some("UDP".into());
+    let mut s = slice("dns", "s", &[ready("10.244.1.2", "node-b")]);
+    s.ports.as_mut().unwrap()[0].protocol = Some("UDP".into());
+    let p = program(vec![svc], vec![s]);
+    let target = UdpTarget {
+        frontend: Frontend::Ip("10.96.0.53".parse().unwrap(), 80),
+        endpoint: Ipv4Addr::new(10, 244, 1, 2),
+    };
+    assert_eq!(p.udp_targets.iter().collect::<Vec<_>>(), [&target]);
+}
+
+/// A tiny deterministic generator (xorshift), so the test needs no extra dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+#[test]
+fn incremental_syncs_reach_the_same_program_as_a_full_compile() {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut proxy = ServiceProxy::new(config(), RecordingBackend::new());
+    proxy.sync().unwrap();
+    let kinds = ["ClusterIP", "NodePort", "LoadBalancer"];
+    for round in 0..300 {
+        let n = rng.below(12);
+        let name = format!("s{n}");
+        let state = proxy.state_mut();
+        match rng.below(6) {
+            0 => state.delete_service("ns", &name),
+            1 => state.delete_slice("ns", &format!("{name}-a")),
+            2 | 3 => {
+                let endpoints: Vec<Ep> = (0..rng.below(40))
+                    .map(|i| {
+                        let node = if rng.below(3) == 0 { NODE } else { "node-b" };
+                        let ready = [None, Some(true), Some(false)][rng.below(3) as usize];
+                        let ip = format!("10.244.{}.{}", n, i + 1);
+                        (
+                            Box::leak(ip.into_boxed_str()) as &str,
+                            node,
+                            ready,
+                            Some(rng.below(2) == 0),
+                            Some(rng.below(2) == 0),
+                        )
+                    })
+                    .collect();
+                let part = if rng.below(2) == 0 { "a" } else { "b" };
+                state.apply_slice(slice(&name, &format!("{name}-{part}"), &endpoints));
+            }
+            _ => {
+                let mut svc = service(
+                    &name,
+                    &format!("10.96.0.{}", n + 1),
+                    kinds[rng.below(3) as usize],
+                );
+                let spec = svc.spec.as_mut().unwrap();
+                if rng.below(3) == 0 {
+                    spec.external_traffic_policy = Some("Local".into());
+                }
+                if rng.below(4) == 0 {
+                    spec.internal_traffic_policy = Some("Local".into());
+                }
+                if rng.below(5) == 0 {
+                    spec.session_affinity = Some("ClientIP".into());
+                }
+                if rng.below(3) == 0 {
+                    spec.external_ips = Some(vec![format!("192.0.2.{}", rng.below(4) + 1)]);
+                }
+                proxy.state_mut().apply_service(svc);
+            }
+        }
+        let report = proxy.sync().unwrap();
+        assert!(!report.full, "incremental after the first sync");
+        let full = compile(proxy.state(), proxy.config());
+        assert_eq!(proxy.program(), &full, "round {round}");
+    }
+    assert!(proxy.program().stats.services > 0);
+}
+
+#[test]
+fn first_sync_replaces_and_an_endpoint_change_is_a_small_element_diff() {
+    let mut proxy = ServiceProxy::new(config(), RecordingBackend::new());
+    proxy
+        .state_mut()
+        .apply_service(service("web", "10.96.0.10", "ClusterIP"));
+    proxy
+        .state_mut()
+        .apply_slice(slice("web", "s", &[ready("10.244.1.2", "node-b")]));
+    assert!(proxy.sync().unwrap().full);
+    proxy
+        .state_mut()
+        .apply_slice(slice("web", "s", &[ready("10.244.1.3", "node-b")]));
+    let report = proxy.sync().unwrap();
+    assert!(!report.full);
+    let script = proxy.backend().applied.last().unwrap();
+    assert_eq!(
+        script.lines().collect::<Vec<_>>(),
+        [
+            "add table inet podnet-proxy",
+            "delete element inet podnet-proxy cluster-endpoints-0 { 10.96.0.10 . tcp . 80 }",
+            "add element inet podnet-proxy cluster-endpoints-0 { 10.96.0.10 . tcp . 80 : 10.244.1.3 . 8080 }",
+        ]
+    );
+    assert_eq!(proxy.sync().unwrap().commands, 0);
+    proxy.backend_mut().reject_next("Error: nope");
+    proxy.state_mut().delete_service("ns", "web");
+    assert!(proxy.sync().is_err());
+    assert!(proxy.sync().unwrap().full);
+}
