@@ -23,9 +23,16 @@ pub struct ControlTimes {
 }
 
 /// Which service gets its endpoint changed in change number `change` of `changes`:
-/// spread over the services so that no one stays hot in a cache.
-pub fn changed_service(change: usize, changes: usize, services: usize) -> usize {
-    (change * services / changes.max(1) + services / (2 * changes.max(1))) % services.max(1)
+/// spread over the services so that no one stays hot in a cache, and never `keep`
+/// (the data plane's probe).
+pub fn changed_service(change: usize, changes: usize, services: usize, keep: usize) -> usize {
+    let index =
+        (change * services / changes.max(1) + services / (2 * changes.max(1))) % services.max(1);
+    if index == keep {
+        (index + 1) % services.max(1)
+    } else {
+        index
+    }
 }
 
 /// The slice of service `index` after change `change`: one endpoint moved to a fresh
@@ -36,21 +43,24 @@ pub fn changed_slice(index: usize, change: usize) -> EndpointSlice {
     objects::slice(index, &addresses)
 }
 
-/// The baseline in `netns`: a full restore of `services` Services, then `changes`
-/// Services added one by one, then `changes` single-endpoint changes.
+/// The baseline in `netns`: a full restore of the `cluster` objects, then `changes`
+/// Services added one by one, then `changes` single-endpoint changes of Services other
+/// than `keep`.
 pub fn iptables_baseline(
     netns: &NamedNetns,
-    services: usize,
+    restore_binary: &str,
+    cluster: Vec<(Service, EndpointSlice)>,
     changes: usize,
+    keep: usize,
 ) -> Result<ControlTimes, BenchError> {
-    let cluster = objects::cluster(services, None);
+    let services = cluster.len();
     netns::run_in(netns, "iptables control plane", move || {
         let start = Instant::now();
         let service_refs: Vec<&Service> = cluster.iter().map(|(s, _)| s).collect();
         let slice_refs: Vec<&EndpointSlice> = cluster.iter().map(|(_, s)| s).collect();
         let mut rules = KubeProxyRules::new(&service_refs, &slice_refs, CLUSTER_CIDR);
         let input = rules.render_full();
-        iptables::restore(&input)?;
+        iptables::restore(restore_binary, &input)?;
         let full = start.elapsed();
         let full_detail = format!(
             "{} lines of iptables-restore input, {:.1} MB",
@@ -67,19 +77,25 @@ pub fn iptables_baseline(
             let slice = objects::slice(index, &objects::generated_endpoints(index));
             let start = Instant::now();
             let changed = rules.apply(&service, &[&slice]);
-            iptables::restore(&rules.render_partial(&BTreeSet::from([changed])))?;
+            iptables::restore(
+                restore_binary,
+                &rules.render_partial(&BTreeSet::from([changed])),
+            )?;
             adds.push(start.elapsed());
         }
 
         let mut endpoint_changes = Vec::with_capacity(changes);
         for change in 0..changes {
             crate::signals::check()?;
-            let index = changed_service(change, changes, services);
+            let index = changed_service(change, changes, services, keep);
             let service = objects::service(index);
             let slice = changed_slice(index, change);
             let start = Instant::now();
             let changed = rules.apply(&service, &[&slice]);
-            iptables::restore(&rules.render_partial(&BTreeSet::from([changed])))?;
+            iptables::restore(
+                restore_binary,
+                &rules.render_partial(&BTreeSet::from([changed])),
+            )?;
             endpoint_changes.push(start.elapsed());
         }
         Ok(ControlTimes {
@@ -97,10 +113,13 @@ mod tests {
 
     #[test]
     fn changes_spread_over_distinct_services() {
-        let picked: BTreeSet<usize> = (0..20).map(|c| changed_service(c, 20, 10_000)).collect();
+        let picked: BTreeSet<usize> = (0..20)
+            .map(|c| changed_service(c, 20, 10_000, 5_000))
+            .collect();
         assert_eq!(picked.len(), 20);
         assert!(picked.iter().all(|i| *i < 10_000));
-        assert_eq!(changed_service(0, 20, 10_000), 250);
+        assert_eq!(changed_service(0, 20, 10_000, 5_000), 250);
+        assert_eq!(changed_service(0, 20, 10_000, 250), 251);
     }
 
     #[test]

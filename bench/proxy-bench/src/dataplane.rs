@@ -17,7 +17,9 @@ const CLIENT_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 244, 100, 1);
 const SERVER_GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 244, 200, 1);
 /// The server pod's addresses: the probe service's endpoints.
 pub fn server_ips() -> Vec<Ipv4Addr> {
-    (10..20).map(|host| Ipv4Addr::new(10, 244, 200, host)).collect()
+    (10..20)
+        .map(|host| Ipv4Addr::new(10, 244, 200, host))
+        .collect()
 }
 
 /// The first byte of a connection says what the server does with it.
@@ -29,9 +31,12 @@ const SERVER_WORKERS: usize = 2;
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_CHUNK: usize = 1 << 20;
 
+/// A server thread: entering the namespace can fail, and so can serving.
+type ServerWorker = JoinHandle<Result<Result<(), BenchError>, BenchError>>;
+
 pub struct Topology {
     /// Stopped in `drop`, before the namespaces go.
-    server: Option<Vec<JoinHandle<Result<Result<(), BenchError>, BenchError>>>>,
+    server: Option<Vec<ServerWorker>>,
     client: NamedNetns,
     node: NamedNetns,
     server_ns: NamedNetns,
@@ -69,20 +74,42 @@ impl Topology {
                 "-n", node, "link", "add", link, "type", "veth", "peer", "name", "eth0", "netns",
                 pod_name,
             ])?;
-            run_ip(&["-n", node, "addr", "add", &format!("{gateway}/24"), "dev", link])?;
+            run_ip(&[
+                "-n",
+                node,
+                "addr",
+                "add",
+                &format!("{gateway}/24"),
+                "dev",
+                link,
+            ])?;
             run_ip(&["-n", node, "link", "set", link, "up"])?;
             for address in addresses {
-                run_ip(&["-n", pod_name, "addr", "add", &format!("{address}/24"), "dev", "eth0"])?;
+                run_ip(&[
+                    "-n",
+                    pod_name,
+                    "addr",
+                    "add",
+                    &format!("{address}/24"),
+                    "dev",
+                    "eth0",
+                ])?;
             }
             run_ip(&["-n", pod_name, "link", "set", "eth0", "up"])?;
-            run_ip(&["-n", pod_name, "route", "add", "default", "via", &gateway.to_string()])?;
+            run_ip(&[
+                "-n",
+                pod_name,
+                "route",
+                "add",
+                "default",
+                "via",
+                &gateway.to_string(),
+            ])?;
         }
         self.node.sysctl("net.ipv4.ip_forward", "1")
     }
 
-    fn start_server(
-        &self,
-    ) -> Result<Vec<JoinHandle<Result<Result<(), BenchError>, BenchError>>>, BenchError> {
+    fn start_server(&self) -> Result<Vec<ServerWorker>, BenchError> {
         let listener = netns::run_in(&self.server_ns, "server bind", || {
             TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, TARGET_PORT))
         })?
@@ -107,22 +134,26 @@ impl Topology {
         };
         let target = SocketAddrV4::new(server_ips()[0], TARGET_PORT);
         // One QUIT per worker: each stops after the connection it accepts.
-        netns::run_in(&self.server_ns, "server stop", || -> Result<(), BenchError> {
-            for _ in 0..workers.len() {
-                let mut stream = connect(target)?;
-                stream.write_all(&[QUIT]).map_err(|source| BenchError::Traffic {
-                    what: format!("stopping the server at {target}"),
-                    source,
-                })?;
-            }
-            Ok(())
-        })??;
+        netns::run_in(
+            &self.server_ns,
+            "server stop",
+            || -> Result<(), BenchError> {
+                for _ in 0..workers.len() {
+                    let mut stream = connect(target)?;
+                    stream
+                        .write_all(&[QUIT])
+                        .map_err(|source| BenchError::Traffic {
+                            what: format!("stopping the server at {target}"),
+                            source,
+                        })?;
+                }
+                Ok(())
+            },
+        )??;
         for worker in workers {
-            worker
-                .join()
-                .map_err(|_| BenchError::ThreadPanicked {
-                    what: "server".into(),
-                })???;
+            worker.join().map_err(|_| BenchError::ThreadPanicked {
+                what: "server".into(),
+            })???;
         }
         Ok(())
     }
@@ -211,7 +242,9 @@ fn connect(target: SocketAddrV4) -> Result<TcpStream, BenchError> {
         TcpStream::connect_timeout(&SocketAddr::V4(target), IO_TIMEOUT).map_err(traffic)?;
     stream.set_nodelay(true).map_err(traffic)?;
     stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(traffic)?;
-    stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(traffic)?;
+    stream
+        .set_write_timeout(Some(IO_TIMEOUT))
+        .map_err(traffic)?;
     Ok(stream)
 }
 

@@ -244,14 +244,38 @@ impl KubeProxyRules {
         }
         if full {
             for (chain, target, comment) in [
-                ("INPUT", "KUBE-PROXY-FIREWALL", "kubernetes load balancer firewall"),
-                ("INPUT", "KUBE-NODEPORTS", "kubernetes health check service ports"),
-                ("INPUT", "KUBE-EXTERNAL-SERVICES", "kubernetes externally-visible service portals"),
-                ("FORWARD", "KUBE-PROXY-FIREWALL", "kubernetes load balancer firewall"),
+                (
+                    "INPUT",
+                    "KUBE-PROXY-FIREWALL",
+                    "kubernetes load balancer firewall",
+                ),
+                (
+                    "INPUT",
+                    "KUBE-NODEPORTS",
+                    "kubernetes health check service ports",
+                ),
+                (
+                    "INPUT",
+                    "KUBE-EXTERNAL-SERVICES",
+                    "kubernetes externally-visible service portals",
+                ),
+                (
+                    "FORWARD",
+                    "KUBE-PROXY-FIREWALL",
+                    "kubernetes load balancer firewall",
+                ),
                 ("FORWARD", "KUBE-FORWARD", "kubernetes forwarding rules"),
                 ("FORWARD", "KUBE-SERVICES", "kubernetes service portals"),
-                ("FORWARD", "KUBE-EXTERNAL-SERVICES", "kubernetes externally-visible service portals"),
-                ("OUTPUT", "KUBE-PROXY-FIREWALL", "kubernetes load balancer firewall"),
+                (
+                    "FORWARD",
+                    "KUBE-EXTERNAL-SERVICES",
+                    "kubernetes externally-visible service portals",
+                ),
+                (
+                    "OUTPUT",
+                    "KUBE-PROXY-FIREWALL",
+                    "kubernetes load balancer firewall",
+                ),
                 ("OUTPUT", "KUBE-SERVICES", "kubernetes service portals"),
             ] {
                 let ctstate = if target == "KUBE-FORWARD" || target == "KUBE-NODEPORTS" {
@@ -267,7 +291,11 @@ impl KubeProxyRules {
             for (chain, target, comment) in [
                 ("PREROUTING", "KUBE-SERVICES", "kubernetes service portals"),
                 ("OUTPUT", "KUBE-SERVICES", "kubernetes service portals"),
-                ("POSTROUTING", "KUBE-POSTROUTING", "kubernetes postrouting rules"),
+                (
+                    "POSTROUTING",
+                    "KUBE-POSTROUTING",
+                    "kubernetes postrouting rules",
+                ),
             ] {
                 let _ = writeln!(
                     nat_rules,
@@ -276,13 +304,22 @@ impl KubeProxyRules {
             }
         }
 
-        let _ = writeln!(nat_rules, "-A KUBE-POSTROUTING -m mark ! --mark {mark} -j RETURN");
-        let _ = writeln!(nat_rules, "-A KUBE-POSTROUTING -j MARK --xor-mark {MASQUERADE_MARK}");
+        let _ = writeln!(
+            nat_rules,
+            "-A KUBE-POSTROUTING -m mark ! --mark {mark} -j RETURN"
+        );
+        let _ = writeln!(
+            nat_rules,
+            "-A KUBE-POSTROUTING -j MARK --xor-mark {MASQUERADE_MARK}"
+        );
         let _ = writeln!(
             nat_rules,
             "-A KUBE-POSTROUTING -m comment --comment \"kubernetes service traffic requiring SNAT\" -j MASQUERADE --random-fully"
         );
-        let _ = writeln!(nat_rules, "-A KUBE-MARK-MASQ -j MARK --or-mark {MASQUERADE_MARK}");
+        let _ = writeln!(
+            nat_rules,
+            "-A KUBE-MARK-MASQ -j MARK --or-mark {MASQUERADE_MARK}"
+        );
 
         for service_key in &self.order {
             let rewrite = changed.is_none_or(|changed| changed.contains(service_key));
@@ -305,9 +342,19 @@ impl KubeProxyRules {
                     port.port,
                     p = port.protocol
                 );
-                let _ = writeln!(nat_rules, "-A KUBE-SERVICES {capture} -j {}", port.svc_chain);
+                let _ = writeln!(
+                    nat_rules,
+                    "-A KUBE-SERVICES {capture} -j {}",
+                    port.svc_chain
+                );
                 if rewrite {
-                    self.write_service_chains(port, &capture, large, &mut nat_chains, &mut nat_rules);
+                    self.write_service_chains(
+                        port,
+                        &capture,
+                        large,
+                        &mut nat_chains,
+                        &mut nat_rules,
+                    );
                 }
             }
         }
@@ -316,7 +363,10 @@ impl KubeProxyRules {
             nat_rules,
             "-A KUBE-SERVICES -m comment --comment \"kubernetes service nodeports; NOTE: this must be the last rule in this chain\" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS"
         );
-        let _ = writeln!(filter_rules, "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP");
+        let _ = writeln!(
+            filter_rules,
+            "-A KUBE-FORWARD -m conntrack --ctstate INVALID -j DROP"
+        );
         let _ = writeln!(
             filter_rules,
             "-A KUBE-FORWARD -m comment --comment \"kubernetes forwarding rules\" -m mark --mark {mark} -j ACCEPT"
@@ -355,7 +405,11 @@ impl KubeProxyRules {
         for (i, (endpoint, sep)) in port.endpoints.iter().enumerate() {
             let mut line = format!("-A {}", port.svc_chain);
             if !large {
-                let _ = write!(line, " -m comment --comment \"{} -> {endpoint}\"", port.name);
+                let _ = write!(
+                    line,
+                    " -m comment --comment \"{} -> {endpoint}\"",
+                    port.name
+                );
             }
             if i + 1 < count {
                 let _ = write!(
@@ -373,7 +427,9 @@ impl KubeProxyRules {
             } else {
                 format!(" -m comment --comment {}", port.name)
             };
-            let ip = endpoint.rsplit_once(':').map_or(endpoint.as_str(), |(ip, _)| ip);
+            let ip = endpoint
+                .rsplit_once(':')
+                .map_or(endpoint.as_str(), |(ip, _)| ip);
             let _ = writeln!(rules, "-A {sep}{comment} -s {ip} -j KUBE-MARK-MASQ");
             let _ = writeln!(
                 rules,
@@ -384,27 +440,31 @@ impl KubeProxyRules {
     }
 }
 
-/// Applies `input` as kube-proxy does: `iptables-restore --noflush --counters`, in the
-/// network namespace of the calling thread.
-pub fn restore(input: &str) -> Result<(), BenchError> {
-    let command = "iptables-restore --noflush --counters";
+/// Applies `input` as kube-proxy does: `iptables-restore --noflush --counters` (or the
+/// given backend's restore binary), in the network namespace of the calling thread.
+pub fn restore(binary: &str, input: &str) -> Result<(), BenchError> {
     let failed = |detail: String| BenchError::Command {
-        command: command.to_string(),
+        command: format!("{binary} --noflush --counters"),
         detail,
     };
-    let mut child = Command::new("iptables-restore")
+    let mut child = Command::new(binary)
         .args(["--noflush", "--counters"])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| failed(e.to_string()))?;
-    let mut stdin = child.stdin.take().ok_or_else(|| failed("no stdin pipe".into()))?;
+    let mut stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| failed("no stdin pipe".into()))?;
     // iptables-restore reads all of its input before it reports anything, so writing
     // first and reading stderr after cannot deadlock.
     let written = stdin.write_all(input.as_bytes());
     drop(stdin);
-    let output = child.wait_with_output().map_err(|e| failed(e.to_string()))?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| failed(e.to_string()))?;
     if !output.status.success() {
         return Err(failed(format!(
             "{}: {}",
@@ -415,20 +475,21 @@ pub fn restore(input: &str) -> Result<(), BenchError> {
     written.map_err(|e| failed(format!("writing its input: {e}")))
 }
 
-/// `iptables --version`, e.g. `iptables v1.8.9 (nf_tables)`: which backend the
-/// baseline runs on.
-pub fn version() -> Result<String, BenchError> {
+/// `PROGRAM --version`, e.g. `iptables v1.8.9 (nf_tables)`.
+pub fn version(program: &str) -> Result<String, BenchError> {
     let failed = |detail: String| BenchError::Command {
-        command: "iptables --version".into(),
+        command: format!("{program} --version"),
         detail,
     };
-    let output = Command::new("iptables")
+    let output = Command::new(program)
         .arg("--version")
         .stdin(Stdio::null())
         .output()
         .map_err(|e| failed(e.to_string()))?;
     if !output.status.success() {
-        return Err(failed(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+        return Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        ));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
@@ -448,7 +509,10 @@ mod tests {
     #[test]
     fn chain_names_hash_like_kube_proxy() {
         // kube-proxy's own expectation for ns1/svc1:p80 over tcp (proxier_test.go).
-        assert_eq!(svc_chain("ns1/svc1:p80", "tcp"), "KUBE-SVC-XPGD46QRK7WJZT7O");
+        assert_eq!(
+            svc_chain("ns1/svc1:p80", "tcp"),
+            "KUBE-SVC-XPGD46QRK7WJZT7O"
+        );
         assert_eq!(
             sep_chain("ns1/svc1:p80", "tcp", "10.180.0.1:80"),
             "KUBE-SEP-SXIVWICOYRO3J4NJ"
@@ -510,7 +574,10 @@ mod tests {
             ":{} - [0:0]",
             svc_chain("bench/svc-00000:http", "tcp")
         )));
-        assert!(text.contains(&format!(":{} - [0:0]", svc_chain("bench/svc-00001:http", "tcp"))));
+        assert!(text.contains(&format!(
+            ":{} - [0:0]",
+            svc_chain("bench/svc-00001:http", "tcp")
+        )));
         assert_eq!(text.matches(":KUBE-SEP-").count(), 1);
         assert!(text.contains("--to-destination 10.245.0.1:8080"));
         assert!(!text.contains("-I PREROUTING"));

@@ -20,13 +20,16 @@ use netns::NamedNetns;
 use objects::{ENDPOINTS_PER_SLICE, SERVICE_PORT, TARGET_PORT};
 use report::{ControlRow, LatencyRow, Report, Throughput};
 use std::net::SocketAddrV4;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// Services present for the "few services" new-connection figure.
 const SMALL_SERVICES: usize = 10;
 /// Connections before each counted run: ARP, route and socket caches warm up.
 const WARMUP_CONNECTIONS: usize = 200;
+/// Pause after loading rules before traffic is measured: the kernel frees a replaced
+/// ruleset after the commit, and that work would land in the first samples.
+const SETTLE: Duration = Duration::from_secs(2);
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +49,26 @@ struct Args {
     /// Seconds of streaming per path and proxy (split in two halves, ABBA).
     #[arg(long, default_value_t = 3.0)]
     stream_seconds: f64,
+    /// The iptables backend the baseline is restored with. nf_tables (iptables-nft)
+    /// takes many minutes for a full restore at 10,000 Services x 10 endpoints.
+    #[arg(long, value_enum, default_value_t = Backend::Legacy)]
+    iptables_backend: Backend,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Backend {
+    Legacy,
+    Nft,
+}
+
+impl Backend {
+    /// The restore binary and the matching iptables binary.
+    fn binaries(self) -> (&'static str, &'static str) {
+        match self {
+            Backend::Legacy => ("iptables-legacy-restore", "iptables-legacy"),
+            Backend::Nft => ("iptables-nft-restore", "iptables-nft"),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -94,24 +117,6 @@ fn validate(args: &Args) -> Result<(), BenchError> {
     Ok(())
 }
 
-fn tool_version(program: &str) -> Result<String, BenchError> {
-    let failed = |detail: String| BenchError::Command {
-        command: format!("{program} --version"),
-        detail,
-    };
-    let output = Command::new(program)
-        .arg("--version")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| failed(e.to_string()))?;
-    if !output.status.success() {
-        return Err(failed(
-            String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        ));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-}
-
 fn summary(samples: &[Duration], what: &str) -> Result<stats::Summary, BenchError> {
     stats::summarize(samples).ok_or_else(|| BenchError::NoSamples {
         what: what.to_string(),
@@ -127,6 +132,9 @@ fn control_row(times: control::ControlTimes, who: &str) -> Result<ControlRow, Be
     })
 }
 
+/// Bytes the server confirmed and the time they took.
+type Streamed = (u64, Duration);
+
 /// Streams to `direct`, `cluster`, `cluster`, `direct` for half of `seconds` each, so
 /// that drift in the machine's state weighs on both paths alike.
 fn abba(
@@ -134,9 +142,9 @@ fn abba(
     direct: SocketAddrV4,
     cluster: SocketAddrV4,
     seconds: f64,
-) -> Result<((u64, Duration), (u64, Duration)), BenchError> {
+) -> Result<(Streamed, Streamed), BenchError> {
     let half = Duration::from_secs_f64(seconds / 2.0);
-    let mut totals = [(0u64, Duration::ZERO); 2];
+    let mut totals: [Streamed; 2] = [(0, Duration::ZERO); 2];
     for (slot, target) in [(0, direct), (1, cluster), (1, cluster), (0, direct)] {
         signals::check()?;
         let (bytes, elapsed) = topology.stream(target, half)?;
@@ -154,19 +162,18 @@ fn run(args: &Args) -> Result<String, BenchError> {
     signals::install();
     netns::delete_on_panic();
     let prefix = format!("ppb-{}", std::process::id());
-    let nft_version = tool_version("nft")?;
-    let iptables_version = iptables::version()?;
+    let (restore_binary, iptables_binary) = args.iptables_backend.binaries();
+    let nft_version = iptables::version("nft")?;
+    let default_iptables = iptables::version("iptables")?;
+    let baseline_iptables = iptables::version(iptables_binary)?;
 
-    eprintln!("proxy-bench: control plane, podnet, {} services", args.services);
+    eprintln!(
+        "proxy-bench: control plane, podnet, {} services",
+        args.services
+    );
     let podnet_control = {
         let netns = NamedNetns::create(format!("{prefix}-cp-podnet"))?;
         podnet::control_plane(&netns, args.services, args.changes)?
-    };
-    signals::check()?;
-    eprintln!("proxy-bench: control plane, iptables baseline, {} services", args.services);
-    let baseline_control = {
-        let netns = NamedNetns::create(format!("{prefix}-cp-iptables"))?;
-        control::iptables_baseline(&netns, args.services, args.changes)?
     };
     signals::check()?;
 
@@ -185,33 +192,52 @@ fn run(args: &Args) -> Result<String, BenchError> {
     podnet::with_proxy_in(node, &mut proxy, |proxy| {
         podnet::load_and_sync(proxy, node.name(), "data plane, few services", small)
     })?;
+    std::thread::sleep(SETTLE);
     eprintln!("proxy-bench: new connections, podnet, {SMALL_SERVICES} services");
-    let podnet_small = topology.connection_latency(small_target, WARMUP_CONNECTIONS, args.connections)?;
+    let podnet_small =
+        topology.connection_latency(small_target, WARMUP_CONNECTIONS, args.connections)?;
 
     let large = objects::cluster(args.services, Some((large_probe, &server_ips)));
     podnet::with_proxy_in(node, &mut proxy, |proxy| {
+        // Thousands of Services at once are loaded as after a restart: one element
+        // batch of that size does not fit in a netlink message.
+        proxy.force_full_sync();
         podnet::load_and_sync(proxy, node.name(), "data plane, many services", large)
     })?;
-    eprintln!("proxy-bench: new connections, podnet, {} services", args.services);
-    let podnet_large = topology.connection_latency(large_target, WARMUP_CONNECTIONS, args.connections)?;
+    std::thread::sleep(SETTLE);
+    eprintln!(
+        "proxy-bench: new connections, podnet, {} services",
+        args.services
+    );
+    let podnet_large =
+        topology.connection_latency(large_target, WARMUP_CONNECTIONS, args.connections)?;
     eprintln!("proxy-bench: throughput, podnet");
-    let (podnet_direct, podnet_stream) = abba(&topology, direct, large_target, args.stream_seconds)?;
+    let (podnet_direct, podnet_stream) =
+        abba(&topology, direct, large_target, args.stream_seconds)?;
     podnet::remove(node, &mut proxy)?;
 
+    // The node namespace holds no rules now: the baseline's control plane runs there,
+    // so that its one full restore also serves its data plane.
+    eprintln!(
+        "proxy-bench: control plane, iptables baseline ({restore_binary}), {} services",
+        args.services
+    );
     let large = objects::cluster(args.services, Some((large_probe, &server_ips)));
-    netns::run_in(node, "iptables data plane", || {
-        let services: Vec<_> = large.iter().map(|(s, _)| s).collect();
-        let slices: Vec<_> = large.iter().map(|(_, s)| s).collect();
-        let rules = iptables::KubeProxyRules::new(&services, &slices, control::CLUSTER_CIDR);
-        iptables::restore(&rules.render_full())
-    })??;
-    eprintln!("proxy-bench: new connections, iptables baseline, {} services", args.services);
-    let baseline_large = topology.connection_latency(large_target, WARMUP_CONNECTIONS, args.connections)?;
+    let baseline_control =
+        control::iptables_baseline(node, restore_binary, large, args.changes, large_probe)?;
+    std::thread::sleep(SETTLE);
+    eprintln!(
+        "proxy-bench: new connections, iptables baseline, {} services",
+        args.services
+    );
+    let baseline_large =
+        topology.connection_latency(large_target, WARMUP_CONNECTIONS, args.connections)?;
     eprintln!("proxy-bench: throughput, iptables baseline");
-    let (baseline_direct, baseline_stream) = abba(&topology, direct, large_target, args.stream_seconds)?;
+    let (baseline_direct, baseline_stream) =
+        abba(&topology, direct, large_target, args.stream_seconds)?;
     drop(topology);
 
-    let throughput = |label: &str, (bytes, elapsed): (u64, Duration)| Throughput {
+    let throughput = |label: &str, (bytes, elapsed): Streamed| Throughput {
         label: label.to_string(),
         bytes,
         elapsed,
@@ -220,7 +246,9 @@ fn run(args: &Args) -> Result<String, BenchError> {
         services: args.services,
         endpoints_per_service: ENDPOINTS_PER_SLICE,
         nft_version,
-        iptables_version,
+        default_iptables,
+        baseline_iptables,
+        restore_binary: restore_binary.to_string(),
         podnet: control_row(podnet_control, "podnet")?,
         baseline: control_row(baseline_control, "iptables")?,
         connections: args.connections,

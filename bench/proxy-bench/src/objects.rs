@@ -75,10 +75,7 @@ pub fn service(index: usize) -> Service {
                 target_port: Some(IntOrString::Int(i32::from(TARGET_PORT))),
                 ..ServicePort::default()
             }]),
-            selector: Some(BTreeMap::from([(
-                "app".to_string(),
-                service_name(index),
-            )])),
+            selector: Some(BTreeMap::from([("app".to_string(), service_name(index))])),
             session_affinity: Some("None".to_string()),
             internal_traffic_policy: Some("Cluster".to_string()),
             ..ServiceSpec::default()
@@ -96,7 +93,10 @@ pub fn slice(index: usize, addresses: &[Ipv4Addr]) -> EndpointSlice {
             namespace: Some(NAMESPACE.to_string()),
             labels: Some(BTreeMap::from([
                 (SERVICE_NAME_LABEL.to_string(), service_name(index)),
-                (MANAGED_BY_LABEL.to_string(), MANAGED_BY_CONTROLLER.to_string()),
+                (
+                    MANAGED_BY_LABEL.to_string(),
+                    MANAGED_BY_CONTROLLER.to_string(),
+                ),
             ])),
             ..ObjectMeta::default()
         },
@@ -132,10 +132,7 @@ pub fn generated_endpoints(index: usize) -> Vec<Ipv4Addr> {
 
 /// Services `0..count` with their slices. Service `probe`, if given, gets the
 /// `probe_endpoints` instead of generated ones (the data plane's server).
-pub fn cluster(
-    count: usize,
-    probe: Option<(usize, &[Ipv4Addr])>,
-) -> Vec<(Service, EndpointSlice)> {
+pub fn cluster(count: usize, probe: Option<(usize, &[Ipv4Addr])>) -> Vec<(Service, EndpointSlice)> {
     (0..count)
         .map(|index| {
             let addresses = match probe {

@@ -14,14 +14,16 @@ use std::time::{Duration, Instant};
 pub type Proxy = ServiceProxy<NftCli>;
 
 pub fn new_proxy() -> Result<Proxy, BenchError> {
-    let cidr = CLUSTER_CIDR.parse().map_err(|e| BenchError::InvalidOption {
-        option: "cluster-cidr",
-        reason: format!("{CLUSTER_CIDR}: {e}"),
-    })?;
-    Ok(ServiceProxy::new(
-        ProxyConfig::new(PROXY_NODE, vec![cidr]),
-        NftCli::new(),
-    ))
+    let cidr = CLUSTER_CIDR
+        .parse()
+        .map_err(|e| BenchError::InvalidOption {
+            option: "cluster-cidr",
+            reason: format!("{CLUSTER_CIDR}: {e}"),
+        })?;
+    let mut proxy = ServiceProxy::new(ProxyConfig::new(PROXY_NODE, vec![cidr]), NftCli::new());
+    // nft and the element batches both work on the namespace of the proxy's thread.
+    proxy.set_netlink_elements(true);
+    Ok(proxy)
 }
 
 fn proxy_error(netns: &str, step: &str, e: impl std::fmt::Display) -> BenchError {
@@ -81,7 +83,11 @@ pub fn control_plane(
     with_proxy_in(netns, &mut proxy, move |proxy| {
         let (full, report) = load_and_sync(proxy, &name, "full sync", cluster)?;
         if !report.full {
-            return Err(proxy_error(&name, "full sync", "the first sync was not a full one"));
+            return Err(proxy_error(
+                &name,
+                "full sync",
+                "the first sync was not a full one",
+            ));
         }
         let stats = &proxy.program().stats;
         let full_detail = format!(
@@ -104,7 +110,8 @@ pub fn control_plane(
         let mut endpoint_changes = Vec::with_capacity(changes);
         for change in 0..changes {
             crate::signals::check()?;
-            let slice = changed_slice(changed_service(change, changes, services), change);
+            let index = changed_service(change, changes, services, services / 2);
+            let slice = changed_slice(index, change);
             let start = Instant::now();
             proxy.state_mut().apply_slice(slice);
             proxy

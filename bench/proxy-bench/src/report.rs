@@ -47,7 +47,11 @@ pub struct Report {
     pub services: usize,
     pub endpoints_per_service: usize,
     pub nft_version: String,
-    pub iptables_version: String,
+    /// `iptables --version`: the machine's default backend.
+    pub default_iptables: String,
+    /// `--version` of the backend the baseline used.
+    pub baseline_iptables: String,
+    pub restore_binary: String,
     pub podnet: ControlRow,
     pub baseline: ControlRow,
     pub connections: usize,
@@ -89,16 +93,24 @@ fn time_ratio(a: Duration, b: Duration) -> String {
 pub fn render(r: &Report) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "proxy-bench: podnet's service proxy against kube-proxy's iptables-mode rule shape");
     let _ = writeln!(
         w,
-        "  podnet:   podnet-proxy ServiceProxy<NftCli>, table inet podnet-proxy ({})",
+        "proxy-bench: podnet's service proxy against kube-proxy's iptables-mode rule shape"
+    );
+    let _ = writeln!(
+        w,
+        "  podnet:   podnet-proxy ServiceProxy<NftCli> with netlink element batches, table inet podnet-proxy ({})",
         r.nft_version
     );
     let _ = writeln!(
         w,
-        "  baseline: the kube-proxy iptables-mode rule shape applied with iptables-restore --noflush --counters ({})",
-        r.iptables_version
+        "  baseline: the kube-proxy iptables-mode rule shape applied with iptables-restore: {} --noflush --counters ({})",
+        r.restore_binary, r.baseline_iptables
+    );
+    let _ = writeln!(
+        w,
+        "  this machine's `iptables --version`: {}",
+        r.default_iptables
     );
     let _ = writeln!(
         w,
@@ -107,29 +119,57 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(w);
 
-    let _ = writeln!(w, "Control plane: from the objects to rules in a fresh namespace's kernel");
     let _ = writeln!(
         w,
-        "{:<34} {:>11} {:>11} {:>15}   {}",
-        "", "podnet", "iptables", "podnet/iptables", "goal (podnet)"
+        "Control plane: from the objects to rules in a fresh namespace's kernel"
+    );
+    let _ = writeln!(
+        w,
+        "{:<34} {:>11} {:>11} {:>15}   goal (podnet)",
+        "", "podnet", "iptables", "podnet/iptables"
     );
     let (p, b) = (&r.podnet, &r.baseline);
     let rows = [
-        (format!("full sync, {} services", r.services), p.full, b.full, FULL_SYNC_GOAL),
-        (format!("add one service, median of {}", p.adds.count), p.adds.p50, b.adds.p50, CHANGE_GOAL),
-        ("add one service, max".to_string(), p.adds.max, b.adds.max, CHANGE_GOAL),
-        (format!("change one endpoint, median of {}", p.changes.count), p.changes.p50, b.changes.p50, CHANGE_GOAL),
-        ("change one endpoint, max".to_string(), p.changes.max, b.changes.max, CHANGE_GOAL),
+        (
+            format!("full sync, {} services", r.services),
+            p.full,
+            b.full,
+            FULL_SYNC_GOAL,
+        ),
+        (
+            format!("add one service, median of {}", p.adds.count),
+            p.adds.p50,
+            b.adds.p50,
+            CHANGE_GOAL,
+        ),
+        (
+            "add one service, max".to_string(),
+            p.adds.max,
+            b.adds.max,
+            CHANGE_GOAL,
+        ),
+        (
+            format!("change one endpoint, median of {}", p.changes.count),
+            p.changes.p50,
+            b.changes.p50,
+            CHANGE_GOAL,
+        ),
+        (
+            "change one endpoint, max".to_string(),
+            p.changes.max,
+            b.changes.max,
+            CHANGE_GOAL,
+        ),
     ];
     for (label, podnet, baseline, goal) in rows {
         let _ = writeln!(
             w,
-            "{:<34} {:>11} {:>11} {:>15}   <= {} {}",
+            "{:<34} {:>11} {:>11} {:>15}   <= {:?} {}",
             label,
             ms(podnet),
             ms(baseline),
             time_ratio(podnet, baseline),
-            ms(goal),
+            goal,
             verdict(podnet <= goal)
         );
     }

@@ -63,7 +63,10 @@ mod tests {
     #[test]
     fn one_sample_is_every_percentile() {
         let summary = summarize(&us(&[7])).expect("samples");
-        assert_eq!((summary.p50, summary.p99), (Duration::from_micros(7), Duration::from_micros(7)));
+        assert_eq!(
+            (summary.p50, summary.p99),
+            (Duration::from_micros(7), Duration::from_micros(7))
+        );
     }
 
     #[test]
