@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use podnet_nft::{Backend, ElementBatch, ElementError, Family, Table};
+use podnet_nft::{Backend, ElementBatch, ElementError, ElementSocket, Family, Table};
 
 use crate::compile::{delta_tables, Assembly, Delta};
 use crate::state::ServiceState;
@@ -43,6 +43,9 @@ pub struct ServiceProxy<B: Backend> {
     /// apply and when a full sync was asked for.
     in_sync: bool,
     netlink_elements: bool,
+    /// Kept open between syncs: closing a socket that committed waits for an RCU grace
+    /// period. Dropped after a failed batch, which may leave replies unread.
+    netlink_socket: Option<ElementSocket>,
 }
 
 impl<B: Backend> ServiceProxy<B> {
@@ -55,15 +58,18 @@ impl<B: Backend> ServiceProxy<B> {
             assembly,
             in_sync: false,
             netlink_elements: false,
+            netlink_socket: None,
         }
     }
 
     /// Sends changes that touch only elements straight over nf_tables netlink instead of
     /// through the backend: well under a millisecond instead of an `nft` run that reads
-    /// the whole table's chains first. The batch goes to the network namespace of the
-    /// calling thread, so enable it only when the backend works on that same namespace.
+    /// the whole table's chains first. The batches go to the network namespace of the
+    /// thread that makes the first netlink sync after enabling (the socket stays open),
+    /// so enable it only when the backend works on that same namespace.
     pub fn set_netlink_elements(&mut self, enabled: bool) {
         self.netlink_elements = enabled;
+        self.netlink_socket = None;
     }
 
     /// Changes are tracked: only touched Services recompile.
@@ -160,7 +166,12 @@ impl<B: Backend> ServiceProxy<B> {
         if self.netlink_elements && delta.is_element_only() {
             if let Some(batch) = element_batch(delta, &self.assembly.program.table) {
                 let operations = batch.operations();
-                batch.commit().map_err(Error::Elements)?;
+                let socket = match self.netlink_socket.take() {
+                    Some(socket) => socket,
+                    None => ElementSocket::open().map_err(Error::Elements)?,
+                };
+                batch.batch.commit_on(&socket).map_err(Error::Elements)?;
+                self.netlink_socket = Some(socket);
                 return Ok(operations);
             }
         }
@@ -192,10 +203,6 @@ struct Batch {
 impl Batch {
     fn operations(&self) -> usize {
         self.operations
-    }
-
-    fn commit(&self) -> Result<(), ElementError> {
-        self.batch.commit()
     }
 }
 
