@@ -18,7 +18,7 @@ mod validate;
 
 pub use backend::{Backend, NftCli, RecordingBackend};
 pub use diff::diff;
-pub use elements::{ElementBatch, ElementError};
+pub use elements::{ElementBatch, ElementError, ElementSocket};
 pub use error::Error;
 pub use model::{BaseChain, Chain, ChainType, Family, Hook, Policy, Set, SetFlag, Table};
 pub use render::Removal;

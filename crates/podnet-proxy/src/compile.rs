@@ -1,16 +1,18 @@
 //! From Services and EndpointSlices to the table: one fragment per Service, assembled
 //! into the shared layout.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use podnet_nft::{Chain, Set, SetFlag, Table};
 
-use crate::layout::{self, hashed_name, set_mark, SlotFamily};
+use crate::layout::{self, hashed_name, set_mark, SetId, SlotFamily, SlotNames};
 use crate::state::{ObjectKey, ServiceState};
 use crate::{
     Frontend, HealthCheck, LoadBalancerIp, Program, ProgramStats, ProxyConfig, UdpTarget,
@@ -24,7 +26,7 @@ const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Fragment {
     /// (set, element key, value for maps) in shared sets and maps.
-    pub elements: Vec<(String, String, Option<String>)>,
+    pub elements: Vec<(SetId, String, Option<String>)>,
     /// Chains and sets owned by this Service alone (session affinity, firewall).
     pub chains: Vec<Chain>,
     pub sets: Vec<Set>,
@@ -391,7 +393,7 @@ pub(crate) fn compile_service(
     for ip in hairpin_ips {
         fragment
             .elements
-            .push((layout::HAIRPIN.to_string(), format!("{ip} . {ip}"), None));
+            .push((layout::HAIRPIN.into(), format!("{ip} . {ip}"), None));
     }
     let local_endpoints = local_ready_ips.len();
     let namespace = key.namespace.clone();
@@ -438,15 +440,15 @@ struct PortCompiler<'a> {
 }
 
 impl PortCompiler<'_> {
-    fn element(&mut self, set: &str, key: String, value: Option<String>) {
-        self.fragment.elements.push((set.to_string(), key, value));
+    fn element(&mut self, set: impl Into<SetId>, key: String, value: Option<String>) {
+        self.fragment.elements.push((set.into(), key, value));
     }
 
-    fn verdict(&mut self, map: &str, key: &str, chain: &str) {
+    fn verdict(&mut self, map: &'static str, key: &str, chain: &str) {
         self.element(map, key.to_string(), Some(format!("goto {chain}")));
     }
 
-    fn reject(&mut self, map: &str, key: &str) {
+    fn reject(&mut self, map: &'static str, key: &str) {
         self.verdict(map, key, layout::REJECT_CHAIN);
     }
 
@@ -469,7 +471,7 @@ impl PortCompiler<'_> {
         }
         for (slot, endpoint) in endpoints.iter().enumerate() {
             self.element(
-                &family.map(slot),
+                SetId::Slot(family, slot),
                 key.to_string(),
                 Some(endpoint_text(endpoint)),
             );
@@ -501,7 +503,7 @@ impl PortCompiler<'_> {
         &mut self,
         key: &str,
         external_local: bool,
-        maps: [&str; 4],
+        maps: [&'static str; 4],
         cluster_family: SlotFamily,
         local_family: SlotFamily,
     ) {
@@ -687,10 +689,11 @@ impl Delta {
 pub(crate) struct Assembly {
     config: ProxyConfig,
     fragments: BTreeMap<ObjectKey, Fragment>,
-    /// (set, key) -> the Services contributing it and their values. The first Service's
-    /// value is the one in the table, so that conflicts resolve the same way whatever
-    /// order the changes came in.
-    contributions: HashMap<(String, String), BTreeMap<ObjectKey, Option<String>>>,
+    /// (set, key) -> the Services contributing it. The first Service's value is the one
+    /// in the table, so that conflicts resolve the same way whatever order the changes
+    /// came in; the values themselves stay in the fragments and the table.
+    contributions: HashMap<(SetId, String), Contributors>,
+    slot_names: SlotNames,
     /// Largest slot endpoint count -> number of Services with it.
     slot_counts: BTreeMap<usize, usize>,
     udp_counts: HashMap<UdpTarget, usize>,
@@ -699,6 +702,54 @@ pub(crate) struct Assembly {
     skipped_ipv6: usize,
     slots: usize,
     pub program: Program,
+}
+
+/// The Services contributing one element, in key order. Nearly every element has one.
+#[derive(Debug, Clone)]
+enum Contributors {
+    One(Arc<ObjectKey>),
+    Many(Vec<Arc<ObjectKey>>),
+}
+
+impl Contributors {
+    fn first(&self) -> &Arc<ObjectKey> {
+        match self {
+            Contributors::One(key) => key,
+            Contributors::Many(keys) => &keys[0],
+        }
+    }
+
+    fn insert(&mut self, key: &Arc<ObjectKey>) {
+        match self {
+            Contributors::One(existing) if existing == key => {}
+            Contributors::One(existing) => {
+                let mut keys = vec![existing.clone(), key.clone()];
+                keys.sort();
+                *self = Contributors::Many(keys);
+            }
+            Contributors::Many(keys) => {
+                if let Err(at) = keys.binary_search(key) {
+                    keys.insert(at, key.clone());
+                }
+            }
+        }
+    }
+
+    /// Removes the Service; true when none is left.
+    fn remove(&mut self, key: &ObjectKey) -> bool {
+        match self {
+            Contributors::One(existing) => **existing == *key,
+            Contributors::Many(keys) => {
+                keys.retain(|k| **k != *key);
+                if keys.len() == 1 {
+                    let last = keys[0].clone();
+                    *self = Contributors::One(last);
+                    return false;
+                }
+                keys.is_empty()
+            }
+        }
+    }
 }
 
 fn slots_of(counts: &BTreeMap<usize, usize>) -> usize {
@@ -721,10 +772,13 @@ impl Assembly {
             }
         }
         let slots = slots_of(&slot_counts);
+        let mut slot_names = SlotNames::default();
+        slot_names.grow_to(slots);
         let mut assembly = Assembly {
             config: config.clone(),
             fragments: BTreeMap::new(),
             contributions: HashMap::new(),
+            slot_names,
             slot_counts,
             udp_counts: HashMap::new(),
             announced: BTreeSet::new(),
@@ -738,9 +792,8 @@ impl Assembly {
                 stats: ProgramStats::default(),
             },
         };
-        let mut ignored = Delta::default();
         for (key, fragment) in fragments {
-            assembly.insert_fragment(&key, fragment, &mut ignored);
+            assembly.insert_fragment(&key, fragment, None);
         }
         assembly.finish();
         assembly
@@ -786,7 +839,7 @@ impl Assembly {
                 self.remove_fragment(&key, old, &mut delta);
             }
             if let Some(new) = fragment {
-                self.insert_fragment(&key, new, &mut delta);
+                self.insert_fragment(&key, new, Some(&mut delta));
             }
         }
         // ...and shrinks once no Service uses the slots any more.
@@ -801,6 +854,7 @@ impl Assembly {
     fn restructure(&mut self, slots: usize, delta: &mut Delta) {
         let before = layout::base_table(&self.config, self.slots);
         let after = layout::base_table(&self.config, slots);
+        self.slot_names.grow_to(slots);
         let table = &mut self.program.table;
         for (name, chain) in &before.chains {
             if !after.chains.contains_key(name) {
@@ -832,35 +886,55 @@ impl Assembly {
         self.slots = slots;
     }
 
-    fn insert_fragment(&mut self, key: &ObjectKey, fragment: Fragment, delta: &mut Delta) {
+    /// Adds the fragment's elements, chains and sets; `delta` records what changed
+    /// (`None` while building, when nothing is in the kernel to change).
+    fn insert_fragment(
+        &mut self,
+        key: &ObjectKey,
+        fragment: Fragment,
+        mut delta: Option<&mut Delta>,
+    ) {
+        let owner = Arc::new(key.clone());
         for (set, element, value) in &fragment.elements {
-            let contributors = self
-                .contributions
-                .entry((set.clone(), element.clone()))
-                .or_default();
-            let before = contributors.values().next().cloned();
-            contributors.insert(key.clone(), value.clone());
-            let after = contributors.values().next().cloned();
-            if before != after {
-                let table_set = self
-                    .program
-                    .table
-                    .sets
-                    .get_mut(set)
-                    .expect("fragment sets exist");
-                table_set
-                    .elements
-                    .insert(element.clone(), after.clone().flatten());
-                delta.record_element(set, element, before, after);
+            let name = self.slot_names.name(*set);
+            let table_set = self
+                .program
+                .table
+                .sets
+                .get_mut(name)
+                .expect("fragment sets exist");
+            let becomes_first = match self.contributions.entry((*set, element.clone())) {
+                Entry::Vacant(vacant) => {
+                    vacant.insert(Contributors::One(owner.clone()));
+                    true
+                }
+                Entry::Occupied(occupied) => {
+                    let contributors = occupied.into_mut();
+                    contributors.insert(&owner);
+                    **contributors.first() == *key
+                }
+            };
+            if !becomes_first {
+                continue;
+            }
+            let before = table_set.elements.insert(element.clone(), value.clone());
+            if before.as_ref() != Some(value) {
+                if let Some(delta) = delta.as_deref_mut() {
+                    delta.record_element(name, element, before, Some(value.clone()));
+                }
             }
         }
         for chain in &fragment.chains {
             self.program.table.add_chain(chain.clone());
-            delta.new_chains.insert(chain.name.clone(), chain.clone());
+            if let Some(delta) = delta.as_deref_mut() {
+                delta.new_chains.insert(chain.name.clone(), chain.clone());
+            }
         }
         for set in &fragment.sets {
             self.program.table.add_set(set.clone());
-            delta.new_sets.insert(set.name.clone(), set.clone());
+            if let Some(delta) = delta.as_deref_mut() {
+                delta.new_sets.insert(set.name.clone(), set.clone());
+            }
         }
         for target in &fragment.udp_targets {
             *self.udp_counts.entry(target.clone()).or_insert(0) += 1;
@@ -876,26 +950,37 @@ impl Assembly {
 
     fn remove_fragment(&mut self, key: &ObjectKey, fragment: Fragment, delta: &mut Delta) {
         for (set, element, _) in &fragment.elements {
-            let map_key = (set.clone(), element.clone());
-            let contributors = self.contributions.get_mut(&map_key).expect("contributed");
-            let before = contributors.values().next().cloned();
-            contributors.remove(key);
-            let after = contributors.values().next().cloned();
-            if contributors.is_empty() {
+            let map_key = (*set, element.clone());
+            // A key the fragment holds twice was handled at its first occurrence.
+            let Some(contributors) = self.contributions.get_mut(&map_key) else {
+                continue;
+            };
+            let was_first = **contributors.first() == *key;
+            let now_empty = contributors.remove(key);
+            let name = self.slot_names.name(*set);
+            let table_set = self
+                .program
+                .table
+                .sets
+                .get_mut(name)
+                .expect("fragment sets exist");
+            if now_empty {
                 self.contributions.remove(&map_key);
-            }
-            if before != after {
-                let table_set = self
-                    .program
-                    .table
-                    .sets
-                    .get_mut(set)
-                    .expect("fragment sets exist");
-                match &after {
-                    Some(value) => table_set.elements.insert(element.clone(), value.clone()),
-                    None => table_set.elements.remove(element),
-                };
-                delta.record_element(set, element, before, after);
+                let before = table_set.elements.remove(element);
+                delta.record_element(name, element, before, None);
+            } else if was_first {
+                let next = &self.fragments[&**contributors.first()];
+                let value = next
+                    .elements
+                    .iter()
+                    .rev()
+                    .find(|(s, e, _)| s == set && e == element)
+                    .map(|(_, _, value)| value.clone())
+                    .expect("a contributor holds the element");
+                let before = table_set.elements.insert(element.clone(), value.clone());
+                if before.as_ref() != Some(&value) {
+                    delta.record_element(name, element, before, Some(value));
+                }
             }
         }
         for chain in fragment.chains {

@@ -38,7 +38,7 @@ pub(crate) const FIREWALL_IPS: &str = "firewall-ips";
 pub(crate) const REJECT_CHAIN: &str = "reject-chain";
 
 /// Which endpoints a slot family holds, and how its frontends are keyed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum SlotFamily {
     /// All usable endpoints, frontends keyed by IP.
     Cluster,
@@ -99,6 +99,45 @@ impl SlotFamily {
     /// The chain that marks for masquerade, then picks among `n` endpoints.
     pub fn masquerade_pick(self, n: usize) -> String {
         format!("masq-{}-pick-{n}", self.prefix())
+    }
+}
+
+/// A shared set or map that Services put elements in. Slot maps are named by family and
+/// index rather than by a formatted name, so that compiling an element allocates nothing
+/// for the set it goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum SetId {
+    Fixed(&'static str),
+    Slot(SlotFamily, usize),
+}
+
+impl From<&'static str> for SetId {
+    fn from(name: &'static str) -> SetId {
+        SetId::Fixed(name)
+    }
+}
+
+/// The formatted names of the slot maps, made once per slot count.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SlotNames {
+    names: Vec<[String; 4]>,
+}
+
+impl SlotNames {
+    pub fn grow_to(&mut self, slots: usize) {
+        while self.names.len() < slots {
+            let slot = self.names.len();
+            self.names
+                .push(SlotFamily::ALL.map(|family| family.map(slot)));
+        }
+    }
+
+    /// The name of a fixed set, or of a slot map below the count grown to.
+    pub fn name(&self, set: SetId) -> &str {
+        match set {
+            SetId::Fixed(name) => name,
+            SetId::Slot(family, slot) => &self.names[slot][family as usize],
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use podnet_nft::{Backend, ElementBatch, ElementError, Family, Table};
+use podnet_nft::{Backend, ElementBatch, ElementError, ElementSocket, Family, Set, SetFlag, Table};
 
 use crate::compile::{delta_tables, Assembly, Delta};
 use crate::state::ServiceState;
@@ -43,6 +43,12 @@ pub struct ServiceProxy<B: Backend> {
     /// apply and when a full sync was asked for.
     in_sync: bool,
     netlink_elements: bool,
+    /// Kept open between syncs: closing a socket that committed waits for an RCU grace
+    /// period. Dropped after a failed batch, which may leave replies unread.
+    netlink_socket: Option<ElementSocket>,
+    /// The table is probably absent (nothing applied yet, or removed): a full sync first
+    /// tries to create it empty and fill it over netlink.
+    maybe_absent: bool,
 }
 
 impl<B: Backend> ServiceProxy<B> {
@@ -55,15 +61,19 @@ impl<B: Backend> ServiceProxy<B> {
             assembly,
             in_sync: false,
             netlink_elements: false,
+            netlink_socket: None,
+            maybe_absent: true,
         }
     }
 
     /// Sends changes that touch only elements straight over nf_tables netlink instead of
     /// through the backend: well under a millisecond instead of an `nft` run that reads
-    /// the whole table's chains first. The batch goes to the network namespace of the
-    /// calling thread, so enable it only when the backend works on that same namespace.
+    /// the whole table's chains first. The batches go to the network namespace of the
+    /// thread that makes the first netlink sync after enabling (the socket stays open),
+    /// so enable it only when the backend works on that same namespace.
     pub fn set_netlink_elements(&mut self, enabled: bool) {
         self.netlink_elements = enabled;
+        self.netlink_socket = None;
     }
 
     /// Changes are tracked: only touched Services recompile.
@@ -137,8 +147,11 @@ impl<B: Backend> ServiceProxy<B> {
         let previous_udp = std::mem::take(&mut self.assembly.program.udp_targets);
         self.state.clear_touched();
         self.assembly = Assembly::build(&self.state, self.assembly.config());
-        let script = self.assembly.program.table.render_replace();
-        self.backend.apply(&script).map_err(Error::Replace)?;
+        if !(self.netlink_elements && self.maybe_absent && self.create_and_fill()?) {
+            let script = self.assembly.program.table.render_replace();
+            self.backend.apply(&script).map_err(Error::Replace)?;
+        }
+        self.maybe_absent = false;
         self.in_sync = true;
         let stale_udp = previous_udp
             .difference(&self.assembly.program.udp_targets)
@@ -156,11 +169,75 @@ impl<B: Backend> ServiceProxy<B> {
         })
     }
 
+    /// Creates the table with its structure only (`create table` fails when the table
+    /// exists: false, nothing changed), then adds the elements as one netlink batch, far
+    /// faster than nft parsing them. Until the batch lands the table's maps are empty,
+    /// which only lets packets pass untouched, as before the table existed.
+    fn create_and_fill(&mut self) -> Result<bool, Error> {
+        let table = &self.assembly.program.table;
+        let mut structure = Table::new(table.family, table.name.clone());
+        let mut batch = ElementBatch::new(table.family, &table.name);
+        for chain in table.chains.values() {
+            structure.add_chain(chain.clone());
+        }
+        for set in table.sets.values() {
+            // The batch does not encode intervals; nft adds those few elements.
+            let by_nft = set.flags.contains(&SetFlag::Interval);
+            structure.add_set(Set {
+                name: set.name.clone(),
+                key: set.key.clone(),
+                value: set.value.clone(),
+                flags: set.flags.clone(),
+                timeout: set.timeout,
+                elements: if by_nft {
+                    set.elements.clone()
+                } else {
+                    Default::default()
+                },
+                comment: set.comment.clone(),
+            });
+            if by_nft || set.elements.is_empty() {
+                continue;
+            }
+            let elements: Vec<(String, Option<String>)> = set
+                .elements
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            if let Err(error) = batch.add(set, &elements) {
+                tracing::debug!(%error, "elements not encodable over netlink, replacing");
+                return Ok(false);
+            }
+        }
+        let script = format!(
+            "create table {} {}\n{}",
+            table.family,
+            table.name,
+            structure.render_ensure()
+        );
+        if let Err(error) = self.backend.apply(&script) {
+            tracing::debug!(%error, "table not created, replacing it");
+            return Ok(false);
+        }
+        let socket = match self.netlink_socket.take() {
+            Some(socket) => socket,
+            None => ElementSocket::open().map_err(Error::Elements)?,
+        };
+        batch.commit_on(&socket).map_err(Error::Elements)?;
+        self.netlink_socket = Some(socket);
+        Ok(true)
+    }
+
     fn apply_delta(&mut self, delta: &Delta) -> Result<usize, Error> {
         if self.netlink_elements && delta.is_element_only() {
             if let Some(batch) = element_batch(delta, &self.assembly.program.table) {
                 let operations = batch.operations();
-                batch.commit().map_err(Error::Elements)?;
+                let socket = match self.netlink_socket.take() {
+                    Some(socket) => socket,
+                    None => ElementSocket::open().map_err(Error::Elements)?,
+                };
+                batch.batch.commit_on(&socket).map_err(Error::Elements)?;
+                self.netlink_socket = Some(socket);
                 return Ok(operations);
             }
         }
@@ -176,6 +253,7 @@ impl<B: Backend> ServiceProxy<B> {
     /// Deletes the table (agent shutdown in add-on mode, `podnet down`).
     pub fn remove(&mut self) -> Result<(), Error> {
         self.in_sync = false;
+        self.maybe_absent = true;
         self.backend
             .apply(&Table::render_delete(Family::Inet, TABLE))
             .map_err(Error::Remove)
@@ -192,10 +270,6 @@ struct Batch {
 impl Batch {
     fn operations(&self) -> usize {
         self.operations
-    }
-
-    fn commit(&self) -> Result<(), ElementError> {
-        self.batch.commit()
     }
 }
 

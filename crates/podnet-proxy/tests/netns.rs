@@ -226,6 +226,31 @@ fn thousand_services_then_element_changes_over_netlink() {
 }
 
 #[test]
+fn netlink_full_sync_creates_a_fresh_table_and_replaces_an_existing_one() {
+    if !is_root() {
+        return;
+    }
+    let netns = Netns::new();
+    let check = Netns::new();
+    let mut reference = ServiceProxy::new(config(), check.nft());
+    fill(reference.state_mut(), 200, 3);
+    reference.sync().unwrap();
+    netns.run_inside(|| {
+        // Fresh namespace: created empty, filled over netlink.
+        let mut first = ServiceProxy::new(config(), NftCli::new());
+        first.set_netlink_elements(true);
+        fill(first.state_mut(), 50, 2);
+        assert!(first.sync().unwrap().full);
+        // The table exists now: a new proxy's create fails and it replaces the table.
+        let mut second = ServiceProxy::new(config(), NftCli::new());
+        second.set_netlink_elements(true);
+        fill(second.state_mut(), 200, 3);
+        assert!(second.sync().unwrap().full);
+    });
+    assert_eq!(netns.listing(), check.listing());
+}
+
+#[test]
 #[ignore = "measurement: 10,000 services x 10 endpoints"]
 fn scale_10k() {
     if !is_root() {
