@@ -42,6 +42,7 @@ pub fn delete_on_panic() {
 /// A named namespace (as `ip netns add` makes them) with `lo` up, deleted on drop.
 pub struct NamedNetns {
     name: String,
+    handle: NetNs,
 }
 
 impl NamedNetns {
@@ -50,11 +51,12 @@ impl NamedNetns {
             namespace: name.clone(),
             detail,
         };
-        NetNs::create_named(&name).map_err(|e| netns_error(format!("creating: {e}")))?;
+        let handle =
+            NetNs::create_named(&name).map_err(|e| netns_error(format!("creating: {e}")))?;
         LIVE.lock()
             .map_err(|_| netns_error("namespace registry poisoned".into()))?
             .push(name.clone());
-        let netns = NamedNetns { name };
+        let netns = NamedNetns { name, handle };
         run_ip(&["-n", netns.name(), "link", "set", "lo", "up"])?;
         Ok(netns)
     }
@@ -134,16 +136,16 @@ pub fn run_in<T: Send>(
     what: &str,
     f: impl FnOnce() -> T + Send,
 ) -> Result<T, BenchError> {
-    let file = open(netns)?;
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            enter(&file, netns.name())?;
-            Ok(f())
-        });
-        worker.join().map_err(|_| BenchError::ThreadPanicked {
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| netns.handle.run(f)));
+    match ran {
+        Ok(result) => result.map_err(|e| BenchError::Netns {
+            namespace: netns.name().to_string(),
+            detail: e.to_string(),
+        }),
+        Err(_) => Err(BenchError::ThreadPanicked {
             what: what.to_string(),
-        })?
-    })
+        }),
+    }
 }
 
 /// Starts `f` on a thread inside `netns` that outlives this call (a server).

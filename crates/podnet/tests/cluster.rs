@@ -43,27 +43,12 @@ spec:
 "#;
 
 /// One whole pass over the issue's list in one cluster.
-fn exercise(routing: &str, masquerade: bool) {
+fn exercise(mode: Mode) {
     let _ = run(&mut podnet(&["down"]));
     let baseline = host_state();
-    let cluster = Cluster::up(&[
-        "--nodes",
-        "3",
-        "--routing",
-        routing,
-        "--masquerade",
-        if masquerade { "on" } else { "off" },
-    ]);
+    let cluster = Cluster::up(mode);
     // `up` twice is safe: nothing restarts.
-    let again = ok(&mut podnet(&[
-        "up",
-        "--nodes",
-        "3",
-        "--routing",
-        routing,
-        "--masquerade",
-        if masquerade { "on" } else { "off" },
-    ]));
+    let again = up(mode);
     assert!(again.contains("already running"), "{again}");
 
     let nodes = kubectl_json(&["get", "nodes"]);
@@ -194,7 +179,7 @@ fn exercise(routing: &str, masquerade: bool) {
         .unwrap()
         .parse()
         .unwrap();
-    if masquerade {
+    if mode.masquerade {
         assert_eq!(
             seen, node_ip,
             "masquerade on: the external host sees the node"
@@ -211,7 +196,7 @@ fn exercise(routing: &str, masquerade: bool) {
     deletion_releases_ip_and_veth();
     statefulset_is_stable();
     rolling_update_keeps_ready_pods();
-    agent_restart_keeps_pods(routing, masquerade);
+    agent_restart_keeps_pods(mode);
 
     drop(cluster);
     let after = host_state();
@@ -437,28 +422,14 @@ fn rolling_update_keeps_ready_pods() {
     );
 }
 
-fn agent_restart_keeps_pods(routing: &str, masquerade: bool) {
+fn agent_restart_keeps_pods(mode: Mode) {
     let before = pods("app=netexec");
     let node = before[0].node.clone();
-    let pid: i32 = std::fs::read_to_string(format!("/run/podnet/pids/agent-{node}.pid"))
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let pid = agent_pid(&node);
     // SAFETY: kill has no memory preconditions.
     unsafe { libc::kill(pid, libc::SIGKILL) };
     std::thread::sleep(Duration::from_millis(500));
-    ok(&mut podnet(&[
-        "up",
-        "--nodes",
-        "3",
-        "--routing",
-        routing,
-        "--masquerade",
-        if masquerade { "on" } else { "off" },
-    ]));
+    up(mode);
     std::thread::sleep(Duration::from_secs(3));
     let after = ready_pods("app=netexec", 6);
     for pod in &before {
@@ -480,24 +451,22 @@ fn agent_restart_keeps_pods(routing: &str, masquerade: bool) {
 
 #[test]
 fn host_gw_with_masquerade() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
-    let _turn = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    exercise("host-gw", true);
+    in_turn(
+        Mode {
+            routing: "host-gw",
+            masquerade: true,
+        },
+        exercise,
+    );
 }
 
 #[test]
 fn vxlan_flat() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
-    let _turn = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    exercise("vxlan", false);
+    in_turn(
+        Mode {
+            routing: "vxlan",
+            masquerade: false,
+        },
+        exercise,
+    );
 }

@@ -200,43 +200,6 @@ fn gets_in_pod(pod: &str, url: &str, count: usize) -> Vec<String> {
         .collect()
 }
 
-/// curl from a namespace; Ok(body) or Err(curl's exit code).
-fn try_curl(netns: &str, url: &str, max_time: &str) -> Result<String, i32> {
-    let output = run(Command::new("ip").args([
-        "netns",
-        "exec",
-        netns,
-        "curl",
-        "-sS",
-        "--max-time",
-        max_time,
-        url,
-    ]));
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    } else {
-        Err(output.status.code().unwrap_or(-1))
-    }
-}
-
-fn try_curl_in_pod(pod: &str, url: &str, max_time: &str) -> Result<String, i32> {
-    let output = run(&mut podnet(&[
-        "exec",
-        pod,
-        "--",
-        "curl",
-        "-sS",
-        "--max-time",
-        max_time,
-        url,
-    ]));
-    if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
-    } else {
-        Err(output.status.code().unwrap_or(-1))
-    }
-}
-
 fn ready_endpoints(service: &str) -> Vec<String> {
     let slices = kubectl_json(&[
         "get",
@@ -275,16 +238,6 @@ fn timed_gets_in_pod(pod: &str, url: &str, seconds: u32) -> Vec<(f64, String)> {
             Some((time.parse().ok()?, answer.trim().to_string()))
         })
         .collect()
-}
-
-fn agent_pid(node: &str) -> i32 {
-    std::fs::read_to_string(format!("/run/podnet/pids/agent-{node}.pid"))
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// A keep-alive HTTP connection opened from inside a node's namespace.
@@ -332,16 +285,9 @@ fn keep_alive_get(reader: &mut BufReader<TcpStream>) -> std::io::Result<String> 
     Ok(String::from_utf8_lossy(&body).to_string())
 }
 
-fn exercise(routing: &str, masquerade: bool) {
+fn exercise(mode: Mode) {
     let _ = run(&mut podnet(&["down"]));
-    let cluster = Cluster::up(&[
-        "--nodes",
-        "3",
-        "--routing",
-        routing,
-        "--masquerade",
-        if masquerade { "on" } else { "off" },
-    ]);
+    let cluster = Cluster::up(mode);
     let dir = tempfile::tempdir_in("/tmp").unwrap();
     let ready_file = dir.path().join("ready");
     std::fs::write(&ready_file, "").unwrap();
@@ -384,7 +330,11 @@ fn exercise(routing: &str, masquerade: bool) {
     ]));
     // From a node itself (masqueraded: not from a pod address).
     for node in NODES {
-        let answer = try_curl(node, &format!("http://{backend_ip}/hostname"), "3");
+        let answer = try_curl(
+            CurlFrom::Netns(node),
+            &format!("http://{backend_ip}/hostname"),
+            "3",
+        );
         assert!(answer.is_ok(), "from {node}: {answer:?}");
     }
 
@@ -392,17 +342,26 @@ fn exercise(routing: &str, masquerade: bool) {
     let lb_port = node_port("backend-lb");
     for node_ip in NODE_IPS {
         let answer = try_curl(
-            "podnet-ext",
+            CurlFrom::Netns("podnet-ext"),
             &format!("http://{node_ip}:{lb_port}/hostname"),
             "3",
         );
         assert!(answer.is_ok(), "NodePort via {node_ip}: {answer:?}");
     }
     // Not on the node's loopback.
-    assert!(try_curl(NODES[0], &format!("http://127.0.0.1:{lb_port}/"), "1").is_err());
+    assert!(try_curl(
+        CurlFrom::Netns(NODES[0]),
+        &format!("http://127.0.0.1:{lb_port}/"),
+        "1"
+    )
+    .is_err());
     let lb_ip = load_balancer_ip("backend-lb");
     assert!(lb_ip.starts_with("172.30.0."), "{lb_ip}");
-    let answer = try_curl("podnet-ext", &format!("http://{lb_ip}/hostname"), "3");
+    let answer = try_curl(
+        CurlFrom::Netns("podnet-ext"),
+        &format!("http://{lb_ip}/hostname"),
+        "3",
+    );
     assert!(answer.is_ok(), "LoadBalancer {lb_ip}: {answer:?}");
     // The announcing node leaves: another takes the address over at once.
     let announcer = NODES
@@ -429,7 +388,11 @@ fn exercise(routing: &str, masquerade: bool) {
             })
             .then_some(())
     });
-    let answer = try_curl("podnet-ext", &format!("http://{lb_ip}/hostname"), "3");
+    let answer = try_curl(
+        CurlFrom::Netns("podnet-ext"),
+        &format!("http://{lb_ip}/hostname"),
+        "3",
+    );
     assert!(
         answer.is_ok(),
         "LoadBalancer {lb_ip} after the move: {answer:?}"
@@ -445,14 +408,18 @@ fn exercise(routing: &str, masquerade: bool) {
     // without an endpoint drop, the health check node port tells them apart.
     let local_ip = load_balancer_ip("local-lb");
     assert_eq!(
-        try_curl("podnet-ext", &format!("http://{local_ip}/clientip"), "3")
-            .map(|a| client_address(&a)),
+        try_curl(
+            CurlFrom::Netns("podnet-ext"),
+            &format!("http://{local_ip}/clientip"),
+            "3"
+        )
+        .map(|a| client_address(&a)),
         Ok(EXT_IP.to_string())
     );
     let local_port = node_port("local-lb");
     assert_eq!(
         try_curl(
-            "podnet-ext",
+            CurlFrom::Netns("podnet-ext"),
             &format!("http://{}:{local_port}/clientip", NODE_IPS[0]),
             "3"
         )
@@ -462,7 +429,7 @@ fn exercise(routing: &str, masquerade: bool) {
     let started = Instant::now();
     assert_eq!(
         try_curl(
-            "podnet-ext",
+            CurlFrom::Netns("podnet-ext"),
             &format!("http://{}:{local_port}/clientip", NODE_IPS[1]),
             "2"
         ),
@@ -500,9 +467,18 @@ fn exercise(routing: &str, masquerade: bool) {
 
     // internalTrafficPolicy Local: only the node with the endpoint answers.
     let internal_ip = cluster_ip("local-internal");
-    assert!(try_curl_in_pod("client-1", &format!("http://{internal_ip}/hostname"), "2").is_ok());
+    assert!(try_curl(
+        CurlFrom::Pod("client-1"),
+        &format!("http://{internal_ip}/hostname"),
+        "2"
+    )
+    .is_ok());
     assert_eq!(
-        try_curl_in_pod("client-2", &format!("http://{internal_ip}/hostname"), "2"),
+        try_curl(
+            CurlFrom::Pod("client-2"),
+            &format!("http://{internal_ip}/hostname"),
+            "2"
+        ),
         Err(28)
     );
 
@@ -510,7 +486,11 @@ fn exercise(routing: &str, masquerade: bool) {
     let empty_ip = cluster_ip("empty");
     let started = Instant::now();
     assert_eq!(
-        try_curl_in_pod("client-3", &format!("http://{empty_ip}/"), "5"),
+        try_curl(
+            CurlFrom::Pod("client-3"),
+            &format!("http://{empty_ip}/"),
+            "5"
+        ),
         Err(7),
         "connection refused"
     );
@@ -523,7 +503,11 @@ fn exercise(routing: &str, masquerade: bool) {
     // Hairpin: the only endpoint reaches itself through its service.
     let local_cluster_ip = cluster_ip("local-lb");
     assert_eq!(
-        try_curl_in_pod("local", &format!("http://{local_cluster_ip}/hostname"), "3"),
+        try_curl(
+            CurlFrom::Pod("local"),
+            &format!("http://{local_cluster_ip}/hostname"),
+            "3"
+        ),
         Ok("local".to_string())
     );
 
@@ -601,15 +585,7 @@ fn exercise(routing: &str, masquerade: bool) {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        ok(&mut podnet(&[
-            "up",
-            "--nodes",
-            "3",
-            "--routing",
-            routing,
-            "--masquerade",
-            if masquerade { "on" } else { "off" },
-        ]));
+        up(mode);
         for _ in 0..10 {
             assert_eq!(
                 keep_alive_get(&mut reader).unwrap(),
@@ -630,24 +606,22 @@ fn exercise(routing: &str, masquerade: bool) {
 
 #[test]
 fn services_host_gw() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
-    let _turn = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    exercise("host-gw", true);
+    in_turn(
+        Mode {
+            routing: "host-gw",
+            masquerade: true,
+        },
+        exercise,
+    );
 }
 
 #[test]
 fn services_vxlan() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
-    let _turn = ONE_CLUSTER_AT_A_TIME
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    exercise("vxlan", false);
+    in_turn(
+        Mode {
+            routing: "vxlan",
+            masquerade: false,
+        },
+        exercise,
+    );
 }

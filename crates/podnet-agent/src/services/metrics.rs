@@ -37,14 +37,13 @@ impl Default for ProxyMetrics {
 
 impl ProxyMetrics {
     pub fn new() -> ProxyMetrics {
-        let mut registry = Registry::with_prefix("podnet_proxy");
         // 0.5 ms to about 16 s: single changes land in the first buckets,
         // full syncs of large clusters in the last.
-        let sync_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
-        let full_sync_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
-        let metrics = ProxyMetrics {
-            sync_duration,
-            full_sync_duration,
+        let buckets = || exponential_buckets(0.0005, 2.0, 16);
+        let mut metrics = ProxyMetrics {
+            registry: Registry::with_prefix("podnet_proxy"),
+            sync_duration: Histogram::new(buckets()),
+            full_sync_duration: Histogram::new(buckets()),
             syncs: Counter::default(),
             sync_errors: Counter::default(),
             last_sync_commands: Gauge::default(),
@@ -53,8 +52,8 @@ impl ProxyMetrics {
             endpoints: Gauge::default(),
             chains: Gauge::default(),
             elements: Gauge::default(),
-            registry: Registry::default(),
         };
+        let registry = &mut metrics.registry;
         registry.register(
             "sync_duration_seconds",
             "Time from the start of a sync to its transaction applied",
@@ -71,36 +70,29 @@ impl ProxyMetrics {
             "Syncs that failed and were retried",
             metrics.sync_errors.clone(),
         );
-        registry.register(
-            "last_sync_commands",
-            "nft commands in the last applied transaction",
-            metrics.last_sync_commands.clone(),
-        );
-        registry.register("services", "Services proxied", metrics.services.clone());
-        registry.register(
-            "service_ports",
-            "Service ports proxied",
-            metrics.service_ports.clone(),
-        );
-        registry.register(
-            "endpoints",
-            "Endpoints in the rules",
-            metrics.endpoints.clone(),
-        );
-        registry.register(
-            "rule_chains",
-            "Chains in the proxy table",
-            metrics.chains.clone(),
-        );
-        registry.register(
-            "rule_elements",
-            "Set and map elements in the proxy table",
-            metrics.elements.clone(),
-        );
-        ProxyMetrics {
-            registry,
-            ..metrics
+        for (name, help, gauge) in [
+            (
+                "last_sync_commands",
+                "nft commands in the last applied transaction",
+                &metrics.last_sync_commands,
+            ),
+            ("services", "Services proxied", &metrics.services),
+            (
+                "service_ports",
+                "Service ports proxied",
+                &metrics.service_ports,
+            ),
+            ("endpoints", "Endpoints in the rules", &metrics.endpoints),
+            ("rule_chains", "Chains in the proxy table", &metrics.chains),
+            (
+                "rule_elements",
+                "Set and map elements in the proxy table",
+                &metrics.elements,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
         }
+        metrics
     }
 
     pub fn synced(&self, report: &SyncReport, stats: &ProgramStats) {

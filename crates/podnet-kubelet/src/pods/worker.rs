@@ -288,6 +288,17 @@ impl<R: PodRuntime> Worker<R> {
         &self.shared.runtime
     }
 
+    /// The runtime's record of slot `i`'s container.
+    async fn read_container_state(&self, i: usize) -> Result<ContainerState, KubeletError> {
+        let (uid, name) = (self.uid.clone(), self.slots[i].name.clone());
+        blocking(
+            self.runtime(),
+            format!("reading container {name}"),
+            move |r| r.container_state(&uid, &name),
+        )
+        .await
+    }
+
     fn record(
         &self,
         pod: &Pod,
@@ -319,14 +330,7 @@ impl<R: PodRuntime> Worker<R> {
             .chain(spec.containers.clone())
             .collect();
         for i in 0..self.slots.len() {
-            let (uid, name) = (self.uid.clone(), self.slots[i].name.clone());
-            let state = match blocking(
-                self.runtime(),
-                format!("reading container {name}"),
-                move |r| r.container_state(&uid, &name),
-            )
-            .await
-            {
+            let state = match self.read_container_state(i).await {
                 Ok(state) => state,
                 Err(error) => {
                     tracing::warn!(%error, "adopting a container");
@@ -598,14 +602,7 @@ impl<R: PodRuntime> Worker<R> {
             if self.slots[i].run == 0 && self.slots[i].state == ContainerState::Missing {
                 continue;
             }
-            let (uid, name) = (self.uid.clone(), self.slots[i].name.clone());
-            let state = match blocking(
-                self.runtime(),
-                format!("reading container {name}"),
-                move |r| r.container_state(&uid, &name),
-            )
-            .await
-            {
+            let state = match self.read_container_state(i).await {
                 Ok(state) => state,
                 Err(error) => {
                     tracing::warn!(%error, "reading a container's state");

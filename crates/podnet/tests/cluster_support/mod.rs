@@ -9,7 +9,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-pub static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
+static ONE_CLUSTER_AT_A_TIME: Mutex<()> = Mutex::new(());
 pub const KUBECONFIG: &str = "/var/lib/podnet/kubeconfig";
 pub const PODNET: &str = env!("CARGO_BIN_EXE_podnet");
 pub const EXT_IP: &str = "172.30.0.200";
@@ -134,16 +134,59 @@ pub fn host_state() -> HostState {
 pub struct Cluster;
 
 impl Cluster {
-    pub fn up(args: &[&str]) -> Cluster {
-        let mut all = vec!["up"];
-        all.extend(args);
-        let out = ok(&mut podnet(&all));
+    /// `podnet up` of a 3-node cluster with `mode`'s flags.
+    pub fn up(mode: Mode) -> Cluster {
+        let out = up(mode);
         assert!(
             out.contains("export KUBECONFIG=/var/lib/podnet/kubeconfig"),
             "up prints the kubeconfig line: {out}"
         );
         Cluster
     }
+}
+
+/// The routing and masquerade flags of one end-to-end pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Mode {
+    pub routing: &'static str,
+    pub masquerade: bool,
+}
+
+/// `podnet up --nodes 3` with `mode`'s flags (also to restart what died); its stdout.
+pub fn up(mode: Mode) -> String {
+    ok(&mut podnet(&[
+        "up",
+        "--nodes",
+        "3",
+        "--routing",
+        mode.routing,
+        "--masquerade",
+        if mode.masquerade { "on" } else { "off" },
+    ]))
+}
+
+/// Runs `pass` as root, one cluster test at a time (the lab has fixed names);
+/// without root it says it skipped.
+pub fn in_turn(mode: Mode, pass: impl FnOnce(Mode)) {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let _turn = ONE_CLUSTER_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    pass(mode);
+}
+
+/// The pid of a node's agent, from the pid file `up` wrote.
+pub fn agent_pid(node: &str) -> i32 {
+    std::fs::read_to_string(format!("/run/podnet/pids/agent-{node}.pid"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 impl Drop for Cluster {
@@ -205,33 +248,48 @@ pub fn ready_pods(selector: &str, count: usize) -> Vec<PodInfo> {
     )
 }
 
+/// Where a test's curl runs.
+#[derive(Debug, Clone, Copy)]
+pub enum CurlFrom<'a> {
+    /// In a pod's namespaces, through `podnet exec`.
+    Pod(&'a str),
+    /// In a named network namespace (a node, the external host).
+    Netns(&'a str),
+}
+
+fn curl(from: CurlFrom, url: &str, max_time: &str) -> Command {
+    let curl = ["curl", "-sS", "--max-time", max_time, url];
+    match from {
+        CurlFrom::Pod(pod) => {
+            let mut command = podnet(&["exec", pod, "--"]);
+            command.args(curl);
+            command
+        }
+        CurlFrom::Netns(netns) => {
+            let mut command = Command::new("ip");
+            command.args(["netns", "exec", netns]).args(curl);
+            command
+        }
+    }
+}
+
+/// curl `url` from `from` within `max_time` seconds: the body, or curl's exit code.
+pub fn try_curl(from: CurlFrom, url: &str, max_time: &str) -> Result<String, i32> {
+    let output = run(&mut curl(from, url, max_time));
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    } else {
+        Err(output.status.code().unwrap_or(-1))
+    }
+}
+
 /// GET a netexec path from inside a pod, through `podnet exec` and curl.
 pub fn curl_in_pod(pod: &str, url: &str) -> String {
-    let out = ok(&mut podnet(&[
-        "exec",
-        pod,
-        "--",
-        "curl",
-        "-sS",
-        "--max-time",
-        "3",
-        url,
-    ]));
-    client_address(out.trim())
+    client_address(ok(&mut curl(CurlFrom::Pod(pod), url, "3")).trim())
 }
 
 pub fn curl_in_netns(netns: &str, url: &str) -> String {
-    let out = ok(Command::new("ip").args([
-        "netns",
-        "exec",
-        netns,
-        "curl",
-        "-sS",
-        "--max-time",
-        "3",
-        url,
-    ]));
-    client_address(out.trim())
+    client_address(ok(&mut curl(CurlFrom::Netns(netns), url, "3")).trim())
 }
 
 /// netexec's /clientip answers `address:port`; other answers pass unchanged.
