@@ -117,10 +117,12 @@ fn port_endpoints(
         for endpoint in &slice.endpoints {
             let conditions = endpoint.conditions.as_ref();
             let ready = conditions.and_then(|c| c.ready).unwrap_or(true);
-            let serving = conditions.and_then(|c| c.serving).unwrap_or(ready);
+            // As kube-proxy reads them: a missing serving is true, and only
+            // the first address counts.
+            let serving = conditions.and_then(|c| c.serving).unwrap_or(true);
             let terminating = conditions.and_then(|c| c.terminating).unwrap_or(false);
             let local = endpoint.node_name.as_deref() == Some(config.node_name.as_str());
-            for address in &endpoint.addresses {
+            if let Some(address) = endpoint.addresses.first() {
                 let Ok(ip) = address.parse::<Ipv4Addr>() else {
                     continue;
                 };
@@ -421,6 +423,7 @@ pub(crate) fn compile_service(
             name: name.clone(),
             local_only: external_local,
             local_endpoints,
+            class: spec.load_balancer_class.clone(),
         })
         .collect();
     fragment.elements.sort();
@@ -765,13 +768,15 @@ impl Assembly {
                 fragments.insert(key.clone(), fragment);
             }
         }
-        let mut slot_counts = BTreeMap::new();
-        for fragment in fragments.values() {
-            if fragment.max_slot_endpoints > 0 {
-                *slot_counts.entry(fragment.max_slot_endpoints).or_insert(0) += 1;
-            }
-        }
-        let slots = slots_of(&slot_counts);
+        // The slot maps are sized before the fragments go in; insert_fragment
+        // alone keeps the counts, so a later removal can shrink them again.
+        let slots = layout::slots_for(
+            fragments
+                .values()
+                .map(|fragment| fragment.max_slot_endpoints)
+                .max()
+                .unwrap_or(0),
+        );
         let mut slot_names = SlotNames::default();
         slot_names.grow_to(slots);
         let mut assembly = Assembly {
@@ -779,7 +784,7 @@ impl Assembly {
             fragments: BTreeMap::new(),
             contributions: HashMap::new(),
             slot_names,
-            slot_counts,
+            slot_counts: BTreeMap::new(),
             udp_counts: HashMap::new(),
             announced: BTreeSet::new(),
             skipped_ipv6: 0,

@@ -83,6 +83,9 @@ pub struct LoadBalancerIp {
     /// externalTrafficPolicy Local: only nodes with local ready endpoints should announce.
     pub local_only: bool,
     pub local_endpoints: usize,
+    /// The Service's `spec.loadBalancerClass`: whoever implements that class announces
+    /// the address; the proxy serves every class.
+    pub class: Option<String>,
 }
 
 /// Where a connection was addressed before DNAT.

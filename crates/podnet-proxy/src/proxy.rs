@@ -1,5 +1,6 @@
 //! The sync loop's engine: state, incremental compile, atomic apply.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use podnet_nft::{Backend, ElementBatch, ElementError, ElementSocket, Family, Set, SetFlag, Table};
@@ -49,6 +50,9 @@ pub struct ServiceProxy<B: Backend> {
     /// The table is probably absent (nothing applied yet, or removed): a full sync first
     /// tries to create it empty and fill it over netlink.
     maybe_absent: bool,
+    /// UDP targets that may still be in the kernel although the program no longer has
+    /// them: left by a failed apply, reported after the next successful full sync.
+    unreported_udp: BTreeSet<UdpTarget>,
 }
 
 impl<B: Backend> ServiceProxy<B> {
@@ -63,6 +67,7 @@ impl<B: Backend> ServiceProxy<B> {
             netlink_elements: false,
             netlink_socket: None,
             maybe_absent: true,
+            unreported_udp: BTreeSet::new(),
         }
     }
 
@@ -138,18 +143,20 @@ impl<B: Backend> ServiceProxy<B> {
             }
             Err(error) => {
                 self.in_sync = false;
+                self.unreported_udp.extend(delta.stale_udp);
                 Err(error)
             }
         }
     }
 
     fn full_sync(&mut self, started: Instant) -> Result<SyncReport, Error> {
-        let previous_udp = std::mem::take(&mut self.assembly.program.udp_targets);
+        let mut previous_udp = std::mem::take(&mut self.assembly.program.udp_targets);
+        previous_udp.append(&mut self.unreported_udp);
         self.state.clear_touched();
         self.assembly = Assembly::build(&self.state, self.assembly.config());
-        if !(self.netlink_elements && self.maybe_absent && self.create_and_fill()?) {
-            let script = self.assembly.program.table.render_replace();
-            self.backend.apply(&script).map_err(Error::Replace)?;
+        if let Err(error) = self.replace_table() {
+            self.unreported_udp = previous_udp;
+            return Err(error);
         }
         self.maybe_absent = false;
         self.in_sync = true;
@@ -167,6 +174,14 @@ impl<B: Backend> ServiceProxy<B> {
             commands: 1,
             stale_udp,
         })
+    }
+
+    fn replace_table(&mut self) -> Result<(), Error> {
+        if !(self.netlink_elements && self.maybe_absent && self.create_and_fill()?) {
+            let script = self.assembly.program.table.render_replace();
+            self.backend.apply(&script).map_err(Error::Replace)?;
+        }
+        Ok(())
     }
 
     /// Creates the table with its structure only (`create table` fails when the table

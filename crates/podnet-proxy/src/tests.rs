@@ -540,3 +540,63 @@ fn first_sync_replaces_and_an_endpoint_change_is_a_small_element_diff() {
     assert!(proxy.sync().is_err());
     assert!(proxy.sync().unwrap().full);
 }
+
+#[test]
+fn slot_maps_shrink_again_after_a_full_sync_when_a_big_service_goes() {
+    let mut proxy = ServiceProxy::new(config(), RecordingBackend::new());
+    let endpoints: Vec<Ep> = (0..20)
+        .map(|i| ready(&format!("10.244.1.{}", i + 2), "node-b"))
+        .collect();
+    proxy
+        .state_mut()
+        .apply_service(service("big", "10.96.0.10", "ClusterIP"));
+    proxy.state_mut().apply_slice(slice("big", "b", &endpoints));
+    proxy
+        .state_mut()
+        .apply_service(service("small", "10.96.0.11", "ClusterIP"));
+    proxy
+        .state_mut()
+        .apply_slice(slice("small", "s", &[ready("10.244.2.2", "node-c")]));
+    assert!(proxy.sync().unwrap().full);
+    proxy.state_mut().delete_service("ns", "big");
+    proxy.sync().unwrap();
+    let expected = compile(proxy.state(), proxy.config());
+    assert_eq!(
+        proxy.program().table.sets.keys().collect::<Vec<_>>(),
+        expected.table.sets.keys().collect::<Vec<_>>()
+    );
+    assert_eq!(
+        proxy.program().table.chains.keys().collect::<Vec<_>>(),
+        expected.table.chains.keys().collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn stale_udp_targets_of_a_failed_apply_are_reported_by_the_next_full_sync() {
+    let mut svc = service("dns", "10.96.0.53", "ClusterIP");
+    svc.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].protocol = Some("UDP".into());
+    let udp_slice = |ips: &[&str]| {
+        let endpoints: Vec<Ep> = ips.iter().map(|ip| ready(ip, "node-b")).collect();
+        let mut s = slice("dns", "s", &endpoints);
+        s.ports.as_mut().unwrap()[0].protocol = Some("UDP".into());
+        s
+    };
+    let mut proxy = ServiceProxy::new(config(), RecordingBackend::new());
+    proxy.state_mut().apply_service(svc);
+    proxy
+        .state_mut()
+        .apply_slice(udp_slice(&["10.244.1.2", "10.244.1.3"]));
+    proxy.sync().unwrap();
+    proxy.backend_mut().reject_next("Error: nope");
+    proxy.state_mut().apply_slice(udp_slice(&["10.244.1.3"]));
+    assert!(proxy.sync().is_err());
+    let report = proxy.sync().unwrap();
+    assert!(report.full);
+    assert_eq!(
+        report.stale_udp,
+        [UdpTarget {
+            frontend: Frontend::Ip("10.96.0.53".parse().unwrap(), 80),
+            endpoint: Ipv4Addr::new(10, 244, 1, 2),
+        }]
+    );
+}

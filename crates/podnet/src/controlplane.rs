@@ -34,6 +34,10 @@ type Task = Pin<Box<dyn Future<Output = (&'static str, Result<()>)> + Send>>;
 pub fn run(args: ControlplaneArgs) -> Result<()> {
     crate::init_tracing();
     let config = crate::server_config(&args.apiserver)?;
+    // Refused pools stop the command before anything starts, not the running
+    // control plane when the controller first reads them.
+    podnet_controllers::load_balancer::LoadBalancerAllocator::new(&args.load_balancer_pools)
+        .context("--load-balancer-pool")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
     runtime.block_on(async move {
         let server = podnet_apiserver::server::start(config).await?;

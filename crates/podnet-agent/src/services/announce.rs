@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -20,6 +21,7 @@ use tokio::sync::watch;
 use super::{ProxyStatus, ServiceProxyConfig};
 use crate::config::ROUTE_PROTOCOL;
 use crate::error::AgentError;
+use podnet_controllers::load_balancer::LOAD_BALANCER_CLASS;
 
 /// The IFA_PROTO tag of the addresses the announcer adds, so that it finds
 /// its own among the interface's others after a restart.
@@ -41,9 +43,10 @@ pub fn announcer<'a>(
     })
 }
 
-/// The LoadBalancer addresses `node` should hold: those it is the announcer
-/// of among the `ready` nodes; for externalTrafficPolicy Local services only
-/// nodes with ready endpoints of the service are candidates.
+/// The LoadBalancer addresses `node` should hold: those of podnet's class
+/// (or of none) it is the announcer of among the `ready` nodes; for
+/// externalTrafficPolicy Local services only nodes with ready endpoints of
+/// the service are candidates.
 pub fn addresses_of(
     node: &str,
     load_balancers: &[podnet_proxy::LoadBalancerIp],
@@ -53,6 +56,11 @@ pub fn addresses_of(
     let none = BTreeSet::new();
     load_balancers
         .iter()
+        .filter(|lb| {
+            lb.class
+                .as_deref()
+                .is_none_or(|class| class == LOAD_BALANCER_CLASS)
+        })
         .filter(|lb| {
             let candidates = ready.iter().map(String::as_str).filter(|candidate| {
                 !lb.local_only
@@ -89,6 +97,7 @@ pub async fn run(
     client: Client,
     config: ServiceProxyConfig,
     mut status: watch::Receiver<ProxyStatus>,
+    holder: Arc<AddressHolder>,
 ) -> Result<(), AgentError> {
     if !config.announce_load_balancers {
         std::future::pending::<()>().await;
@@ -157,10 +166,9 @@ pub async fn run(
         if !force && held.as_ref() == Some(&wanted) {
             continue;
         }
-        let interface = config.underlay_interface.clone();
         let applied = {
-            let wanted = wanted.clone();
-            tokio::task::spawn_blocking(move || hold_addresses(&interface, &wanted))
+            let (holder, wanted) = (Arc::clone(&holder), wanted.clone());
+            tokio::task::spawn_blocking(move || holder.hold(&wanted))
                 .await
                 .map_err(|error| AgentError::Task {
                     context: "apply LoadBalancer addresses".into(),
@@ -177,10 +185,44 @@ pub async fn run(
     }
 }
 
+/// The node's LoadBalancer addresses on one interface. Once withdrawn it
+/// holds nothing more: an apply still running when the agent stops cannot
+/// add an address after the withdrawal.
+#[derive(Debug)]
+pub struct AddressHolder {
+    interface: String,
+    withdrawn: Mutex<bool>,
+}
+
+impl AddressHolder {
+    pub fn new(interface: impl Into<String>) -> AddressHolder {
+        AddressHolder {
+            interface: interface.into(),
+            withdrawn: Mutex::new(false),
+        }
+    }
+
+    /// Makes the held addresses `wanted` (nothing after [`Self::withdraw`]).
+    pub fn hold(&self, wanted: &BTreeSet<Ipv4Addr>) -> Result<(), AgentError> {
+        let withdrawn = self.withdrawn.lock().unwrap_or_else(|e| e.into_inner());
+        if *withdrawn {
+            return Ok(());
+        }
+        hold_addresses(&self.interface, wanted)
+    }
+
+    /// Removes every held address, for good.
+    pub fn withdraw(&self) -> Result<(), AgentError> {
+        let mut withdrawn = self.withdrawn.lock().unwrap_or_else(|e| e.into_inner());
+        *withdrawn = true;
+        hold_addresses(&self.interface, &BTreeSet::new())
+    }
+}
+
 /// Makes the announcer's addresses on `interface` exactly `wanted`: adds
 /// the missing ones (with gratuitous ARP, so neighbours move the address to
 /// this node at once) and removes the others it added before.
-pub fn hold_addresses(interface: &str, wanted: &BTreeSet<Ipv4Addr>) -> Result<(), AgentError> {
+fn hold_addresses(interface: &str, wanted: &BTreeSet<Ipv4Addr>) -> Result<(), AgentError> {
     let context = |what: &str| format!("{what} LoadBalancer addresses on {interface}");
     let mut handle = Handle::new().map_err(AgentError::netlink(context("open netlink for")))?;
     let link = handle
@@ -237,6 +279,7 @@ mod tests {
             name: name.into(),
             local_only,
             local_endpoints: 0,
+            class: None,
         }
     }
 
@@ -267,6 +310,20 @@ mod tests {
         let n3 = addresses_of("n3", &lbs, &without, &none);
         assert!(n1.is_superset(&per_node[0]) && n3.is_superset(&per_node[2]));
         assert_eq!(n1.len() + n3.len(), lbs.len());
+    }
+
+    #[test]
+    fn addresses_of_another_class_are_left_to_that_class() {
+        let mut other = lb([172, 30, 0, 71], "other", false);
+        other.class = Some("example.com/metal".into());
+        let mut ours = lb([172, 30, 0, 72], "ours", false);
+        ours.class = Some(LOAD_BALANCER_CLASS.into());
+        let all = nodes(&["n1", "n2", "n3"]);
+        let held: BTreeSet<Ipv4Addr> = ["n1", "n2", "n3"]
+            .iter()
+            .flat_map(|n| addresses_of(n, &[other.clone(), ours.clone()], &all, &BTreeMap::new()))
+            .collect();
+        assert_eq!(held, BTreeSet::from([ours.ip]));
     }
 
     #[test]

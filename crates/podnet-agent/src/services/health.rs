@@ -66,12 +66,22 @@ fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
     response
 }
 
+/// A spawned task that ends when its handle is dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Keeps one listener per health check node port the proxy's program has,
 /// on every address of the node. Returns only on a failure to serve.
 pub async fn serve_health_checks(
     mut status: watch::Receiver<ProxyStatus>,
 ) -> Result<(), AgentError> {
-    let mut listeners: BTreeMap<u16, JoinHandle<()>> = BTreeMap::new();
+    // Aborted when dropped: the listeners end with this future.
+    let mut listeners: BTreeMap<u16, AbortOnDrop> = BTreeMap::new();
     loop {
         let wanted: Vec<u16> = status
             .borrow_and_update()
@@ -79,13 +89,7 @@ pub async fn serve_health_checks(
             .keys()
             .copied()
             .collect();
-        listeners.retain(|port, task| {
-            let keep = wanted.contains(port) && !task.is_finished();
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+        listeners.retain(|port, task| wanted.contains(port) && !task.0.is_finished());
         for port in wanted {
             if listeners.contains_key(&port) {
                 continue;
@@ -113,11 +117,11 @@ pub async fn serve_health_checks(
                         .with_state(status.clone());
                     listeners.insert(
                         port,
-                        tokio::spawn(async move {
+                        AbortOnDrop(tokio::spawn(async move {
                             if let Err(error) = axum::serve(listener, app).await {
                                 tracing::warn!(port, %error, "health check server stopped");
                             }
-                        }),
+                        })),
                     );
                 }
                 // Another process holding the port must not stop the proxy;
@@ -128,9 +132,6 @@ pub async fn serve_health_checks(
             }
         }
         if status.changed().await.is_err() {
-            for task in listeners.values() {
-                task.abort();
-            }
             return Ok(());
         }
     }

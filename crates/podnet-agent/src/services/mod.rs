@@ -144,7 +144,8 @@ pub async fn run(
         Arc::clone(&metrics),
         config.full_sync_every,
     );
-    let announcer = announce::run(client, config.clone(), status_rx);
+    let holder = Arc::new(announce::AddressHolder::new(&config.underlay_interface));
+    let announcer = announce::run(client, config.clone(), status_rx, Arc::clone(&holder));
     let outcome = tokio::select! {
         () = shutdown => Ok(()),
         error = services => Err(error),
@@ -155,11 +156,7 @@ pub async fn run(
     };
     if config.announce_load_balancers {
         // Another node takes the addresses over once this one is not Ready.
-        let interface = config.underlay_interface.clone();
-        let withdrawn = tokio::task::spawn_blocking(move || {
-            announce::hold_addresses(&interface, &BTreeSet::new())
-        })
-        .await;
+        let withdrawn = tokio::task::spawn_blocking(move || holder.withdraw()).await;
         if !matches!(withdrawn, Ok(Ok(()))) {
             tracing::warn!("could not withdraw the LoadBalancer addresses: {withdrawn:?}");
         }
