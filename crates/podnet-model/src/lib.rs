@@ -8,5 +8,6 @@
 pub mod alloc;
 pub mod cidr;
 pub mod hash;
+pub mod labels;
 pub mod names;
 pub mod selector;

@@ -3,7 +3,6 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::fmt::Write;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +19,7 @@ use crate::{
 };
 
 /// Services with this label are left to whoever manages them (kube-proxy ignores them too).
-const HEADLESS_LABEL: &str = "service.kubernetes.io/headless";
+use podnet_model::labels::HEADLESS as HEADLESS_LABEL;
 
 /// Everything one Service contributes to the program.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -163,21 +162,6 @@ fn usable(
 
 fn endpoint_text(endpoint: &Endpoint) -> String {
     format!("{} . {}", endpoint.ip, endpoint.port)
-}
-
-fn choose_rule(targets: &[String]) -> String {
-    if targets.len() == 1 {
-        return format!("goto {}", targets[0]);
-    }
-    let mut rule = format!("numgen random mod {} vmap {{ ", targets.len());
-    for (index, target) in targets.iter().enumerate() {
-        if index > 0 {
-            rule.push_str(", ");
-        }
-        let _ = write!(rule, "{index} : goto {target}");
-    }
-    rule.push_str(" }");
-    rule
 }
 
 /// Whether this proxy serves the Service at all.
@@ -581,7 +565,7 @@ impl PortCompiler<'_> {
                 .iter()
                 .map(|e| endpoint_chains[e].0.clone())
                 .collect();
-            chain.push_rule(choose_rule(&targets));
+            chain.push_rule(layout::random_goto(&targets));
             chain
         };
         if !self.cluster.is_empty() {

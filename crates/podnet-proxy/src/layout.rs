@@ -315,15 +315,8 @@ fn add_slots(table: &mut Table, config: &ProxyConfig, slots: usize) {
             )));
         }
         for n in 2..=slots {
-            let mut rule = format!("numgen random mod {n} vmap {{ ");
-            for slot in 0..n {
-                if slot > 0 {
-                    rule.push_str(", ");
-                }
-                let _ = write!(rule, "{slot} : goto {}", family.slot_chain(slot));
-            }
-            rule.push_str(" }");
-            table.add_chain(Chain::new(family.pick(n)).with_rule(rule));
+            let targets: Vec<String> = (0..n).map(|slot| family.slot_chain(slot)).collect();
+            table.add_chain(Chain::new(family.pick(n)).with_rule(random_goto(&targets)));
         }
         if family.has_masquerade_picks() {
             for n in 1..=slots {
@@ -342,4 +335,20 @@ fn add_slots(table: &mut Table, config: &ProxyConfig, slots: usize) {
 pub(crate) fn hashed_name(prefix: &str, readable: &str) -> String {
     let hash = podnet_model::hash::short_hash(readable, 8).to_uppercase();
     format!("{prefix}-{hash}-{readable}")
+}
+
+/// A uniformly random `goto` to one of `targets` (a plain `goto` for one).
+pub fn random_goto(targets: &[String]) -> String {
+    if targets.len() == 1 {
+        return format!("goto {}", targets[0]);
+    }
+    let mut rule = format!("numgen random mod {} vmap {{ ", targets.len());
+    for (index, target) in targets.iter().enumerate() {
+        if index > 0 {
+            rule.push_str(", ");
+        }
+        let _ = write!(rule, "{index} : goto {target}");
+    }
+    rule.push_str(" }");
+    rule
 }

@@ -29,7 +29,7 @@ pub const MASQUERADE_MARK: u32 = 0x4000;
 /// Services carrying this label are served only by the proxy of that name.
 pub const PROXY_NAME_LABEL: &str = "service.kubernetes.io/service-proxy-name";
 /// The EndpointSlice label naming the Service a slice belongs to.
-pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+pub const SERVICE_NAME_LABEL: &str = podnet_model::labels::SERVICE_NAME;
 /// sessionAffinityConfig.clientIP.timeoutSeconds when unset (3 hours).
 pub const DEFAULT_AFFINITY_TIMEOUT_SECONDS: u32 = 10_800;
 

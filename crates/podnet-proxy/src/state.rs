@@ -100,6 +100,45 @@ impl ServiceState {
         self.touched.insert(service);
     }
 
+    /// Replaces every Service with `all` (after a relist): those not in it are deleted.
+    pub fn replace_services(&mut self, all: Vec<Service>) {
+        let listed: BTreeSet<ObjectKey> = all.iter().map(|s| object_key(&s.metadata)).collect();
+        let gone: Vec<ObjectKey> = self
+            .services
+            .keys()
+            .filter(|key| !listed.contains(*key))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.delete_service(&key.namespace, &key.name);
+        }
+        for service in all {
+            self.apply_service(service);
+        }
+    }
+
+    /// Replaces every EndpointSlice with `all` (after a relist).
+    pub fn replace_slices(&mut self, all: Vec<EndpointSlice>) {
+        let listed: BTreeSet<ObjectKey> = all.iter().map(|s| object_key(&s.metadata)).collect();
+        let gone: Vec<ObjectKey> = self
+            .slices
+            .keys()
+            .filter(|key| !listed.contains(*key))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.delete_slice(&key.namespace, &key.name);
+        }
+        for slice in all {
+            self.apply_slice(slice);
+        }
+    }
+
+    /// The EndpointSlices labelled with the Service `namespace/name`, in name order.
+    pub fn slices_of_service(&self, namespace: &str, name: &str) -> Vec<&EndpointSlice> {
+        self.slices_of(&ObjectKey::new(namespace, name))
+    }
+
     pub fn services(&self) -> impl Iterator<Item = &Service> {
         self.services.values()
     }

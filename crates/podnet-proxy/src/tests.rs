@@ -600,3 +600,28 @@ fn stale_udp_targets_of_a_failed_apply_are_reported_by_the_next_full_sync() {
         }]
     );
 }
+
+#[test]
+fn a_relist_replaces_what_the_state_holds() {
+    let mut state = ServiceState::default();
+    state.apply_service(service("web", "10.96.0.10", "ClusterIP"));
+    state.apply_service(service("old", "10.96.0.11", "ClusterIP"));
+    state.apply_slice(slice("web", "a", &[ready("10.244.1.2", "node-b")]));
+    state.apply_slice(slice("web", "b", &[ready("10.244.1.3", "node-b")]));
+    state.replace_services(vec![service("web", "10.96.0.10", "ClusterIP")]);
+    state.replace_slices(vec![slice("web", "b", &[ready("10.244.1.3", "node-b")])]);
+    assert!(state.service("ns", "old").is_none());
+    let names: Vec<_> = state
+        .slices_of_service("ns", "web")
+        .iter()
+        .map(|s| s.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["b"]);
+    assert_eq!(
+        sorted(outcome(
+            &compile(&state, &config()),
+            &from_pod("10.96.0.10", 80)
+        )),
+        dnat(&["10.244.1.3:8080"], false)
+    );
+}

@@ -2,7 +2,7 @@
 //! watched changes in order, lets them pile up while a sync runs, and then
 //! applies them all in one transaction.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -51,9 +51,6 @@ pub fn start(
     proxy.set_netlink_elements(true);
     let engine = Engine {
         proxy,
-        services: BTreeSet::new(),
-        slices: BTreeSet::new(),
-        slice_nodes: SliceNodes::default(),
         services_listed: false,
         slices_listed: false,
         dirty: false,
@@ -71,14 +68,8 @@ pub fn start(
     Ok((sender, handle))
 }
 
-type Key = (String, String);
-
 struct Engine {
     proxy: ServiceProxy<NftCli>,
-    /// What the proxy holds, to find what a relist no longer has.
-    services: BTreeSet<Key>,
-    slices: BTreeSet<Key>,
-    slice_nodes: SliceNodes,
     /// No rules are written before both kinds were listed once: a restarted
     /// proxy must not replace a working table with a partial one.
     services_listed: bool,
@@ -91,10 +82,6 @@ struct Engine {
     retry_delay: Duration,
     status: watch::Sender<ProxyStatus>,
     metrics: Arc<ProxyMetrics>,
-}
-
-fn key_of<K: ResourceExt>(object: &K) -> Key {
-    (object.namespace().unwrap_or_default(), object.name_any())
 }
 
 impl Engine {
@@ -139,48 +126,21 @@ impl Engine {
         let state = self.proxy.state_mut();
         match change {
             Change::Stop => return false,
-            Change::Service(service) => {
-                self.services.insert(key_of(&service));
-                state.apply_service(service);
-            }
-            Change::ServiceGone(service) => {
-                let (namespace, name) = key_of(&service);
-                state.delete_service(&namespace, &name);
-                self.services.remove(&(namespace, name));
-            }
+            Change::Service(service) => state.apply_service(service),
+            Change::ServiceGone(service) => state.delete_service(
+                &service.namespace().unwrap_or_default(),
+                &service.name_any(),
+            ),
             Change::Services(all) => {
-                let listed: BTreeSet<Key> = all.iter().map(key_of).collect();
-                for (namespace, name) in self.services.difference(&listed) {
-                    state.delete_service(namespace, name);
-                }
-                for service in all {
-                    state.apply_service(service);
-                }
-                self.services = listed;
+                state.replace_services(all);
                 self.services_listed = true;
             }
-            Change::Slice(slice) => {
-                self.slices.insert(key_of(&slice));
-                self.slice_nodes.apply(&slice);
-                state.apply_slice(slice);
-            }
+            Change::Slice(slice) => state.apply_slice(slice),
             Change::SliceGone(slice) => {
-                let (namespace, name) = key_of(&slice);
-                state.delete_slice(&namespace, &name);
-                self.slice_nodes.remove(&(namespace.clone(), name.clone()));
-                self.slices.remove(&(namespace, name));
+                state.delete_slice(&slice.namespace().unwrap_or_default(), &slice.name_any())
             }
             Change::Slices(all) => {
-                let listed: BTreeSet<Key> = all.iter().map(key_of).collect();
-                for (namespace, name) in self.slices.difference(&listed) {
-                    state.delete_slice(namespace, name);
-                    self.slice_nodes.remove(&(namespace.clone(), name.clone()));
-                }
-                for slice in all {
-                    self.slice_nodes.apply(&slice);
-                    state.apply_slice(slice);
-                }
-                self.slices = listed;
+                state.replace_slices(all);
                 self.slices_listed = true;
             }
         }
@@ -215,9 +175,13 @@ impl Engine {
                         .iter()
                         .filter(|lb| lb.local_only)
                         .map(|lb| {
-                            let service = (lb.namespace.clone(), lb.name.clone());
-                            let nodes = self.slice_nodes.nodes_of(&service);
-                            (service, nodes)
+                            let nodes = ready_endpoint_nodes(
+                                &self
+                                    .proxy
+                                    .state()
+                                    .slices_of_service(&lb.namespace, &lb.name),
+                            );
+                            ((lb.namespace.clone(), lb.name.clone()), nodes)
                         })
                         .collect(),
                 );
@@ -244,60 +208,15 @@ impl Engine {
     }
 }
 
-/// Which nodes host ready endpoints of which Service, from the slices:
-/// what the LoadBalancer announcer needs for externalTrafficPolicy Local.
-#[derive(Default)]
-struct SliceNodes {
-    /// slice -> (its service, nodes of its ready endpoints)
-    slices: HashMap<Key, (Key, BTreeSet<String>)>,
-    /// service -> its slices
-    by_service: HashMap<Key, BTreeSet<Key>>,
-}
-
-impl SliceNodes {
-    fn apply(&mut self, slice: &EndpointSlice) {
-        let key = key_of(slice);
-        self.remove(&key);
-        let Some(service) = slice
-            .labels()
-            .get(podnet_controllers::endpointslice::LABEL_SERVICE_NAME)
-        else {
-            return;
-        };
-        let service = (key.0.clone(), service.clone());
-        let nodes: BTreeSet<String> = slice
-            .endpoints
-            .iter()
-            .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) != Some(false))
-            .filter_map(|e| e.node_name.clone())
-            .collect();
-        self.by_service
-            .entry(service.clone())
-            .or_default()
-            .insert(key.clone());
-        self.slices.insert(key, (service, nodes));
-    }
-
-    fn remove(&mut self, key: &Key) {
-        if let Some((service, _)) = self.slices.remove(key) {
-            if let Some(slices) = self.by_service.get_mut(&service) {
-                slices.remove(key);
-                if slices.is_empty() {
-                    self.by_service.remove(&service);
-                }
-            }
-        }
-    }
-
-    fn nodes_of(&self, service: &Key) -> BTreeSet<String> {
-        self.by_service
-            .get(service)
-            .into_iter()
-            .flatten()
-            .filter_map(|slice| self.slices.get(slice))
-            .flat_map(|(_, nodes)| nodes.iter().cloned())
-            .collect()
-    }
+/// The nodes hosting ready endpoints in `slices`: the candidates to announce
+/// an externalTrafficPolicy Local Service's LoadBalancer address.
+fn ready_endpoint_nodes(slices: &[&EndpointSlice]) -> BTreeSet<String> {
+    slices
+        .iter()
+        .flat_map(|slice| &slice.endpoints)
+        .filter(|e| e.conditions.as_ref().and_then(|c| c.ready) != Some(false))
+        .filter_map(|e| e.node_name.clone())
+        .collect()
 }
 
 /// Deletes the conntrack entries of UDP flows whose endpoint went: UDP has

@@ -12,13 +12,13 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 
 /// Label naming the Service a slice belongs to.
-pub const LABEL_SERVICE_NAME: &str = "kubernetes.io/service-name";
+pub const LABEL_SERVICE_NAME: &str = podnet_model::labels::SERVICE_NAME;
 /// Label naming the controller that manages a slice.
 pub const LABEL_MANAGED_BY: &str = "endpointslice.kubernetes.io/managed-by";
 /// This controller's value of [`LABEL_MANAGED_BY`].
 pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
 /// Label on the slices and Endpoints of a Service without a cluster IP.
-pub const LABEL_HEADLESS: &str = "service.kubernetes.io/headless";
+pub const LABEL_HEADLESS: &str = podnet_model::labels::HEADLESS;
 /// Node label holding the node's zone.
 pub const LABEL_ZONE: &str = "topology.kubernetes.io/zone";
 
