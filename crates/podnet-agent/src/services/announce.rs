@@ -250,11 +250,26 @@ fn hold_addresses(interface: &str, wanted: &BTreeSet<Ipv4Addr>) -> Result<(), Ag
     }
     for ip in wanted.difference(&held) {
         let net = IpNet::V4(Ipv4Net::from(*ip));
-        if let Err(error) = handle.add_tagged_address(link.index, net, ADDRESS_PROTOCOL) {
-            if !error.is_exists() {
+        let added = match handle.add_tagged_address(link.index, net, ADDRESS_PROTOCOL) {
+            Ok(()) => true,
+            // Somebody else's address: announce it, never take it away.
+            Err(error) if error.is_exists() => false,
+            Err(error) => {
                 failures.push(format!("hold {ip}: {error}"));
                 continue;
             }
+        };
+        // Before 6.3 the kernel drops the tag: an address added here could
+        // never be found again to withdraw it, so it is not kept.
+        let tagged = handle
+            .tagged_addresses(link.index, ADDRESS_PROTOCOL)
+            .map_err(AgentError::netlink(context("list")))?;
+        if added && !tagged.iter().any(|address| address.net == net) {
+            let _ = handle.del_address(link.index, net);
+            failures.push(format!(
+                "hold {ip}: the kernel does not keep address protocol tags (IFA_PROTO, Linux 6.3 or later)"
+            ));
+            continue;
         }
         match podnet_netlink::arp::announce(interface, *ip) {
             Ok(()) => tracing::info!(%ip, "LoadBalancer address announced"),
