@@ -18,7 +18,7 @@ use dataplane::Topology;
 use error::BenchError;
 use netns::NamedNetns;
 use objects::{ENDPOINTS_PER_SLICE, SERVICE_PORT, TARGET_PORT};
-use report::{ControlRow, LatencyRow, Report, Throughput};
+use report::{ControlRow, LatencyRow, Report, Throughput, ThroughputRow};
 use std::net::SocketAddrV4;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -46,9 +46,15 @@ struct Args {
     /// Counted sequential new connections per data-plane row.
     #[arg(long, default_value_t = 3000)]
     connections: usize,
-    /// Seconds of streaming per path and proxy (split in two halves, ABBA).
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds of streaming per path and proxy, spread over --stream-rounds rounds.
+    #[arg(long, default_value_t = 10.0)]
     stream_seconds: f64,
+    /// Rounds of one direct and one cluster-IP stream each (order alternating); the
+    /// throughput ratio reported is the median of the rounds' ratios. Many short rounds:
+    /// one 0.1 s leg on a shared 2-CPU machine varies by a third either way, so the
+    /// figure needs many of them.
+    #[arg(long, default_value_t = 100)]
+    stream_rounds: usize,
     /// The iptables backend the baseline is restored with. nf_tables (iptables-nft)
     /// takes many minutes for a full restore at 10,000 Services x 10 endpoints.
     #[arg(long, value_enum, default_value_t = Backend::Legacy)]
@@ -104,11 +110,20 @@ fn validate(args: &Args) -> Result<(), BenchError> {
     if args.changes == 0 {
         return invalid("changes", "must be at least 1");
     }
-    if args.connections == 0 {
-        return invalid("connections", "must be at least 1");
+    if args.connections < 2 || args.connections % 2 != 0 {
+        return invalid(
+            "connections",
+            "must be even and at least 2 (podnet's rows are measured in two halves)",
+        );
     }
     if !(args.stream_seconds > 0.0 && args.stream_seconds <= 60.0) {
         return invalid("stream-seconds", "must be above 0 and at most 60");
+    }
+    if args.stream_rounds == 0 || args.stream_seconds / (args.stream_rounds as f64) < 0.05 {
+        return invalid(
+            "stream-rounds",
+            "must be at least 1, with at least 0.05 s of streaming per path and round",
+        );
     }
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
@@ -135,23 +150,62 @@ fn control_row(times: control::ControlTimes, who: &str) -> Result<ControlRow, Be
 /// Bytes the server confirmed and the time they took.
 type Streamed = (u64, Duration);
 
-/// Streams to `direct`, `cluster`, `cluster`, `direct` for half of `seconds` each, so
-/// that drift in the machine's state weighs on both paths alike.
-fn abba(
+/// Streams to `direct` and to `cluster` in `rounds` rounds of `seconds / rounds` each,
+/// the order alternating between rounds, so that drift in the machine's state weighs on
+/// both paths alike. Each round gives one ratio: a scheduling hiccup spoils one round,
+/// not the figure.
+fn stream_rounds(
     topology: &Topology,
     direct: SocketAddrV4,
     cluster: SocketAddrV4,
     seconds: f64,
-) -> Result<(Streamed, Streamed), BenchError> {
-    let half = Duration::from_secs_f64(seconds / 2.0);
-    let mut totals: [Streamed; 2] = [(0, Duration::ZERO); 2];
-    for (slot, target) in [(0, direct), (1, cluster), (1, cluster), (0, direct)] {
+    rounds: usize,
+) -> Result<StreamRounds, BenchError> {
+    let leg = Duration::from_secs_f64(seconds / rounds as f64);
+    let mut run = StreamRounds::default();
+    for round in 0..rounds {
         signals::check()?;
-        let (bytes, elapsed) = topology.stream(target, half)?;
-        totals[slot].0 += bytes;
-        totals[slot].1 += elapsed;
+        let order = if round % 2 == 0 {
+            [(false, direct), (true, cluster)]
+        } else {
+            [(true, cluster), (false, direct)]
+        };
+        let mut rates = [0.0f64; 2];
+        for (through_cluster, target) in order {
+            let (bytes, elapsed) = topology.stream(target, leg)?;
+            let total = if through_cluster {
+                &mut run.cluster
+            } else {
+                &mut run.direct
+            };
+            total.0 += bytes;
+            total.1 += elapsed;
+            rates[usize::from(through_cluster)] = bytes as f64 / elapsed.as_secs_f64();
+        }
+        if let Some(ratio) = stats::ratio(rates[1], rates[0]) {
+            run.ratios.push(ratio);
+        }
     }
-    Ok((totals[0], totals[1]))
+    Ok(run)
+}
+
+#[derive(Default)]
+struct StreamRounds {
+    direct: Streamed,
+    cluster: Streamed,
+    /// Cluster-IP rate over direct rate, one per round.
+    ratios: Vec<f64>,
+}
+
+impl StreamRounds {
+    fn row(&self, label: &str) -> ThroughputRow {
+        ThroughputRow {
+            label: label.to_string(),
+            cluster: Throughput::new(self.cluster),
+            direct: Throughput::new(self.direct),
+            ratios: stats::spread(&self.ratios),
+        }
+    }
 }
 
 /// Runs every measurement and returns the report. Every namespace is gone when this
@@ -187,33 +241,40 @@ fn run(args: &Args) -> Result<String, BenchError> {
     let small_target = SocketAddrV4::new(objects::cluster_ip(small_probe), SERVICE_PORT);
     let large_target = SocketAddrV4::new(objects::cluster_ip(large_probe), SERVICE_PORT);
 
+    // Many, few, few, many: the machine's drift over the run (conntrack filling
+    // with TIME_WAIT entries, other load) weighs on both alike, and the table holds
+    // the many Services again for the throughput legs.
     let mut proxy = podnet::new_proxy()?;
-    let small = objects::cluster(SMALL_SERVICES, Some((small_probe, &server_ips)));
-    podnet::with_proxy_in(node, &mut proxy, |proxy| {
-        podnet::load_and_sync(proxy, node.name(), "data plane, few services", small)
-    })?;
-    std::thread::sleep(SETTLE);
-    eprintln!("proxy-bench: new connections, podnet, {SMALL_SERVICES} services");
-    let podnet_small =
-        topology.connection_latency(small_target, WARMUP_CONNECTIONS, args.connections)?;
-
-    let large = objects::cluster(args.services, Some((large_probe, &server_ips)));
-    podnet::with_proxy_in(node, &mut proxy, |proxy| {
-        // Thousands of Services at once are loaded as after a restart: one element
-        // batch of that size does not fit in a netlink message.
-        proxy.force_full_sync();
-        podnet::load_and_sync(proxy, node.name(), "data plane, many services", large)
-    })?;
-    std::thread::sleep(SETTLE);
-    eprintln!(
-        "proxy-bench: new connections, podnet, {} services",
-        args.services
-    );
-    let podnet_large =
-        topology.connection_latency(large_target, WARMUP_CONNECTIONS, args.connections)?;
+    let mut podnet_small = Vec::new();
+    let mut podnet_large = Vec::new();
+    let phases = [true, false, false, true];
+    for (phase, many) in phases.into_iter().enumerate() {
+        let (count, probe, target, samples) = if many {
+            (args.services, large_probe, large_target, &mut podnet_large)
+        } else {
+            (SMALL_SERVICES, small_probe, small_target, &mut podnet_small)
+        };
+        let objects = objects::cluster(count, Some((probe, &server_ips)));
+        podnet::with_proxy_in(node, &mut proxy, |proxy| {
+            podnet::replace_all(proxy, node.name(), "data plane", objects)
+        })?;
+        std::thread::sleep(SETTLE);
+        eprintln!(
+            "proxy-bench: new connections, podnet, {count} services ({} of {})",
+            phase + 1,
+            phases.len()
+        );
+        let share = args.connections / 2;
+        samples.extend(topology.connection_latency(target, WARMUP_CONNECTIONS, share)?);
+    }
     eprintln!("proxy-bench: throughput, podnet");
-    let (podnet_direct, podnet_stream) =
-        abba(&topology, direct, large_target, args.stream_seconds)?;
+    let podnet_streams = stream_rounds(
+        &topology,
+        direct,
+        large_target,
+        args.stream_seconds,
+        args.stream_rounds,
+    )?;
     podnet::remove(node, &mut proxy)?;
 
     // The node namespace holds no rules now: the baseline's control plane runs there,
@@ -233,15 +294,15 @@ fn run(args: &Args) -> Result<String, BenchError> {
     let baseline_large =
         topology.connection_latency(large_target, WARMUP_CONNECTIONS, args.connections)?;
     eprintln!("proxy-bench: throughput, iptables baseline");
-    let (baseline_direct, baseline_stream) =
-        abba(&topology, direct, large_target, args.stream_seconds)?;
+    let baseline_streams = stream_rounds(
+        &topology,
+        direct,
+        large_target,
+        args.stream_seconds,
+        args.stream_rounds,
+    )?;
     drop(topology);
 
-    let throughput = |label: &str, (bytes, elapsed): Streamed| Throughput {
-        label: label.to_string(),
-        bytes,
-        elapsed,
-    };
     Ok(report::render(&Report {
         services: args.services,
         endpoints_per_service: ENDPOINTS_PER_SLICE,
@@ -268,9 +329,10 @@ fn run(args: &Args) -> Result<String, BenchError> {
             },
         ],
         probe_position: large_probe,
-        direct: throughput("direct to the pod IP", podnet_direct),
-        podnet_stream: throughput("cluster IP, podnet", podnet_stream),
-        baseline_direct: throughput("direct to the pod IP", baseline_direct),
-        baseline_stream: throughput("cluster IP, iptables baseline", baseline_stream),
+        rounds: args.stream_rounds,
+        throughput: [
+            podnet_streams.row("cluster IP, podnet"),
+            baseline_streams.row("cluster IP, iptables baseline"),
+        ],
     }))
 }

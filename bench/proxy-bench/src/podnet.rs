@@ -51,6 +51,24 @@ pub fn load_and_sync(
     Ok((start.elapsed(), report))
 }
 
+/// Makes `objects` the proxy's whole state (Services and slices not among them go)
+/// and syncs the table to it in one full replace.
+pub fn replace_all(
+    proxy: &mut Proxy,
+    netns: &str,
+    step: &str,
+    objects: Vec<(Service, EndpointSlice)>,
+) -> Result<SyncReport, BenchError> {
+    let (services, slices): (Vec<Service>, Vec<EndpointSlice>) = objects.into_iter().unzip();
+    let state = proxy.state_mut();
+    state.replace_services(services);
+    state.replace_slices(slices);
+    // Thousands of Services at once are loaded as after a restart: one element batch
+    // of that size does not fit in a netlink message.
+    proxy.force_full_sync();
+    proxy.sync().map_err(|e| proxy_error(netns, step, e))
+}
+
 /// Runs `f` with the proxy on a thread inside `netns`.
 pub fn with_proxy_in<T: Send>(
     netns: &NamedNetns,

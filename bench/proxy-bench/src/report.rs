@@ -1,7 +1,7 @@
 //! The printed result: control-plane and data-plane tables, the ratios and the goals
 //! they are held to.
 
-use crate::stats::{ratio, Summary};
+use crate::stats::{ratio, Spread, Summary};
 use std::fmt::Write;
 use std::time::Duration;
 
@@ -26,13 +26,27 @@ pub struct LatencyRow {
     pub summary: Summary,
 }
 
+/// Bytes a server confirmed and the time they took.
 pub struct Throughput {
-    pub label: String,
     pub bytes: u64,
     pub elapsed: Duration,
 }
 
+/// One proxy's streams: through its cluster IP and, in the same rounds, straight to
+/// the pod.
+pub struct ThroughputRow {
+    pub label: String,
+    pub cluster: Throughput,
+    pub direct: Throughput,
+    /// Per-round ratios of cluster-IP rate over direct rate; `None` without rounds.
+    pub ratios: Option<Spread>,
+}
+
 impl Throughput {
+    pub fn new((bytes, elapsed): (u64, Duration)) -> Throughput {
+        Throughput { bytes, elapsed }
+    }
+
     pub fn gbit_per_s(&self) -> f64 {
         let seconds = self.elapsed.as_secs_f64();
         if seconds > 0.0 {
@@ -59,11 +73,10 @@ pub struct Report {
     /// podnet with few services, podnet with many, the baseline with many.
     pub latency: [LatencyRow; 3],
     pub probe_position: usize,
-    /// Straight to the pod, through podnet's cluster IP, through the baseline's.
-    pub direct: Throughput,
-    pub podnet_stream: Throughput,
-    pub baseline_direct: Throughput,
-    pub baseline_stream: Throughput,
+    /// Streaming rounds per proxy.
+    pub rounds: usize,
+    /// podnet's, then the baseline's.
+    pub throughput: [ThroughputRow; 2],
 }
 
 fn ms(d: Duration) -> String {
@@ -188,6 +201,10 @@ pub fn render(r: &Report) -> String {
     );
     let _ = writeln!(
         w,
+        "  podnet's rows in two halves each, tables loaded in the order many, few, few, many;"
+    );
+    let _ = writeln!(
+        w,
         "  the probed service is number {} of {} in KUBE-SERVICES for the baseline",
         r.probe_position + 1,
         r.services
@@ -229,29 +246,40 @@ pub fn render(r: &Report) -> String {
 
     let _ = writeln!(
         w,
-        "Throughput: one TCP stream in 1 MiB writes, alternating direct and cluster IP (ABBA)"
+        "Throughput: one TCP stream in 1 MiB writes per leg; {} rounds of one leg direct to the pod IP and one through the cluster IP, order alternating",
+        r.rounds
     );
-    for (stream, direct) in [
-        (&r.podnet_stream, &r.direct),
-        (&r.baseline_stream, &r.baseline_direct),
-    ] {
-        let through = ratio(stream.gbit_per_s(), direct.gbit_per_s());
-        let goal = if std::ptr::eq(stream, &r.podnet_stream) {
+    let _ = writeln!(
+        w,
+        "{:<32} {:>13} {:>13}   ratio: median of rounds [95% CI], of totals",
+        "", "cluster IP", "direct"
+    );
+    for (index, row) in r.throughput.iter().enumerate() {
+        let median = row.ratios.map(|s| s.median);
+        let goal = if index == 0 {
             format!(
-                "   goal >= {THROUGHPUT_GOAL}   {}",
-                through.map_or("n/a", |v| verdict(v >= THROUGHPUT_GOAL))
+                "   goal >= {THROUGHPUT_GOAL} (median)   {}",
+                median.map_or("n/a", |v| verdict(v >= THROUGHPUT_GOAL))
             )
         } else {
             String::new()
         };
+        let spread = row.ratios.map_or("n/a".to_string(), |s| {
+            format!(
+                "{} [{}-{}]",
+                ratio_text(Some(s.median)),
+                ratio_text(Some(s.low)),
+                ratio_text(Some(s.high))
+            )
+        });
         let _ = writeln!(
             w,
-            "{:<40} {:>7.2} Gbit/s   {:<26} {:>7.2} Gbit/s   ratio {}{}",
-            stream.label,
-            stream.gbit_per_s(),
-            direct.label,
-            direct.gbit_per_s(),
-            ratio_text(through),
+            "{:<32} {:>6.2} Gbit/s {:>6.2} Gbit/s   {}, {}{}",
+            row.label,
+            row.cluster.gbit_per_s(),
+            row.direct.gbit_per_s(),
+            spread,
+            ratio_text(ratio(row.cluster.gbit_per_s(), row.direct.gbit_per_s())),
             goal
         );
     }

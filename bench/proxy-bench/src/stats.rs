@@ -36,6 +36,42 @@ pub fn summarize(samples: &[Duration]) -> Option<Summary> {
     })
 }
 
+/// Median of a set of ratios with a distribution-free 95% confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spread {
+    pub count: usize,
+    pub median: f64,
+    /// The interval's ends: order statistics around the median (binomial, normal
+    /// approximation); the whole range for a handful of values.
+    pub low: f64,
+    pub high: f64,
+}
+
+/// `None` for no values. An even count's median is the mean of the middle two.
+pub fn spread(values: &[f64]) -> Option<Spread> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    let n = sorted.len();
+    let middle = n / 2;
+    let median = if n % 2 == 0 {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    };
+    // Ranks k and n-1-k (0-based) bound the median with about 95% confidence when
+    // k = floor((n - 1.96 sqrt n) / 2).
+    let k = ((n as f64 - 1.96 * (n as f64).sqrt()) / 2.0).floor().max(0.0) as usize;
+    Some(Spread {
+        count: n,
+        median,
+        low: sorted[k],
+        high: sorted[n - 1 - k],
+    })
+}
+
 /// `numerator / denominator`; `None` when the denominator is zero.
 pub fn ratio(numerator: f64, denominator: f64) -> Option<f64> {
     (denominator > 0.0).then(|| numerator / denominator)
@@ -67,6 +103,25 @@ mod tests {
             (summary.p50, summary.p99),
             (Duration::from_micros(7), Duration::from_micros(7))
         );
+    }
+
+    #[test]
+    fn spread_takes_the_middle_whatever_the_order() {
+        let odd = spread(&[1.2, 0.8, 1.0]).expect("values");
+        assert_eq!((odd.median, odd.low, odd.high), (1.0, 0.8, 1.2));
+        let even = spread(&[1.0, 0.5, 2.0, 1.5]).expect("values");
+        assert_eq!((even.median, even.low, even.high), (1.25, 0.5, 2.0));
+        assert_eq!(spread(&[]), None);
+    }
+
+    #[test]
+    fn the_interval_narrows_to_order_statistics_around_the_median() {
+        // 100 values 0.01..=1.00: k = floor((100 - 19.6) / 2) = 40.
+        let values: Vec<f64> = (1..=100).rev().map(|v| f64::from(v) / 100.0).collect();
+        let s = spread(&values).expect("values");
+        assert_eq!(s.count, 100);
+        assert!((s.median - 0.505).abs() < 1e-9);
+        assert!((s.low - 0.41).abs() < 1e-9 && (s.high - 0.60).abs() < 1e-9);
     }
 
     #[test]

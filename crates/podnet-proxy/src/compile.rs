@@ -835,6 +835,13 @@ impl Assembly {
         if new_slots < self.slots {
             self.restructure(new_slots, &mut delta);
         }
+        // A replaced fragment gives up its targets before the new one takes them
+        // again: only targets no fragment holds now are stale, or live flows to
+        // endpoints that stay would be cut.
+        let udp_targets = &self.program.udp_targets;
+        delta
+            .stale_udp
+            .retain(|target| !udp_targets.contains(target));
         self.finish();
         delta
     }

@@ -1,6 +1,6 @@
 //! Semantics through the tracer, small golden checks, incremental == full.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use k8s_openapi::api::core::v1::{
@@ -455,9 +455,12 @@ fn incremental_syncs_reach_the_same_program_as_a_full_compile() {
     let mut proxy = ServiceProxy::new(config(), RecordingBackend::new());
     proxy.sync().unwrap();
     let kinds = ["ClusterIP", "NodePort", "LoadBalancer"];
+    // Even-numbered Services serve UDP: their stale conntrack targets are checked too.
+    let protocol = |n: u64| (n % 2 == 0).then(|| "UDP".to_string());
     for round in 0..300 {
         let n = rng.below(12);
         let name = format!("s{n}");
+        let udp_before = proxy.program().udp_targets.clone();
         let state = proxy.state_mut();
         match rng.below(6) {
             0 => state.delete_service("ns", &name),
@@ -478,7 +481,9 @@ fn incremental_syncs_reach_the_same_program_as_a_full_compile() {
                     })
                     .collect();
                 let part = if rng.below(2) == 0 { "a" } else { "b" };
-                state.apply_slice(slice(&name, &format!("{name}-{part}"), &endpoints));
+                let mut written = slice(&name, &format!("{name}-{part}"), &endpoints);
+                written.ports.as_mut().unwrap()[0].protocol = protocol(n);
+                state.apply_slice(written);
             }
             _ => {
                 let mut svc = service(
@@ -487,6 +492,7 @@ fn incremental_syncs_reach_the_same_program_as_a_full_compile() {
                     kinds[rng.below(3) as usize],
                 );
                 let spec = svc.spec.as_mut().unwrap();
+                spec.ports.as_mut().unwrap()[0].protocol = protocol(n);
                 if rng.below(3) == 0 {
                     spec.external_traffic_policy = Some("Local".into());
                 }
@@ -506,8 +512,21 @@ fn incremental_syncs_reach_the_same_program_as_a_full_compile() {
         assert!(!report.full, "incremental after the first sync");
         let full = compile(proxy.state(), proxy.config());
         assert_eq!(proxy.program(), &full, "round {round}");
+        // Stale: exactly the targets that went, never one that stays.
+        let stale: BTreeSet<UdpTarget> = report.stale_udp.iter().cloned().collect();
+        let gone: BTreeSet<UdpTarget> = udp_before
+            .difference(&proxy.program().udp_targets)
+            .cloned()
+            .collect();
+        assert_eq!(stale, gone, "round {round}");
+        assert_eq!(
+            stale.len(),
+            report.stale_udp.len(),
+            "round {round}: repeats"
+        );
     }
     assert!(proxy.program().stats.services > 0);
+    assert!(!proxy.program().udp_targets.is_empty());
 }
 
 #[test]

@@ -3,90 +3,17 @@
 //! themselves skipped. `scale_10k` measures the figures (run it with
 //! `--release -- --ignored --nocapture`).
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::os::fd::AsRawFd;
-use std::process::Command;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use podnet_nft::{Family, NftCli};
-use podnet_proxy::{compile, ProxyConfig, ServiceProxy, ServiceState, SERVICE_NAME_LABEL, TABLE};
-
-static NEXT: AtomicU32 = AtomicU32::new(0);
-
-struct Netns {
-    name: String,
-}
-
-impl Netns {
-    fn new() -> Netns {
-        let name = format!(
-            "pproxy-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        );
-        let status = Command::new("ip")
-            .args(["netns", "add", &name])
-            .status()
-            .expect("ip netns add");
-        assert!(status.success(), "ip netns add {name}");
-        Netns { name }
-    }
-
-    fn nft(&self) -> NftCli {
-        NftCli::in_netns_named(&self.name).stateless_listing(true)
-    }
-
-    /// The table listing with lines sorted: element and object order do not count.
-    fn listing(&self) -> Option<Vec<String>> {
-        use podnet_nft::Backend;
-        let text = self.nft().list_table(Family::Inet, TABLE).expect("list")?;
-        let mut lines: Vec<String> = text
-            .lines()
-            .map(|l| l.trim().trim_end_matches(',').to_string())
-            .collect();
-        lines.sort();
-        Some(lines)
-    }
-
-    /// Runs `f` on a thread that entered the namespace, so that netlink batches and
-    /// nft started from it act there.
-    fn run_inside<T: Send>(&self, f: impl FnOnce() -> T + Send) -> T {
-        let file = File::open(format!("/var/run/netns/{}", self.name)).expect("open netns");
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| {
-                    // SAFETY: setns on a descriptor we hold, for this thread only.
-                    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                    assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
-                    f()
-                })
-                .join()
-                .expect("thread in the namespace")
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        eprintln!("skipped: needs root");
-    }
-    root
-}
+use podnet_nft::NftCli;
+use podnet_proxy::{compile, ProxyConfig, ServiceProxy, ServiceState, SERVICE_NAME_LABEL};
+use support::{is_root, Netns};
 
 fn service(i: usize) -> Service {
     let kind = ["ClusterIP", "NodePort", "LoadBalancer"][i % 3];

@@ -11,13 +11,16 @@ use cluster_support::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
 
 const NODES: [&str; 3] = ["podnet-node-1", "podnet-node-2", "podnet-node-3"];
 const NODE_IPS: [&str; 3] = ["172.30.0.11", "172.30.0.12", "172.30.0.13"];
+/// A Service's externalIP: on the lab network, outside its LoadBalancer pool
+/// (172.30.0.64/27); the external host routes it to a node, as a router would.
+const EXTERNAL_IP: &str = "172.30.0.99";
 
 fn manifests(ready_file: &str) -> String {
     let mut text = String::from(
@@ -133,9 +136,84 @@ metadata: {name: flappy}
 spec:
   selector: {app: flappy}
   ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: external}
+spec:
+  selector: {app: backend}
+  externalIPs: [EXTERNAL_IP]
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: manual}
+spec:
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: udp-a, labels: {app: udp-one}}
+spec:
+  nodeName: podnet-node-2
+  containers:
+    - name: netexec
+      image: podnet/workload
+      command: ["podnet", "workload", "netexec", "--http-port", "8080", "--udp-port", "8081"]
+      readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: udp-b, labels: {app: udp-spare}}
+spec:
+  nodeName: podnet-node-3
+  containers:
+    - name: netexec
+      image: podnet/workload
+      command: ["podnet", "workload", "netexec", "--http-port", "8080", "--udp-port", "8081"]
+      readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: udp-one}
+spec:
+  selector: {app: udp-one}
+  ports: [{name: dns, port: 53, targetPort: 8081, protocol: UDP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: drain-a, labels: {app: drain}}
+spec:
+  nodeName: podnet-node-2
+  terminationGracePeriodSeconds: 120
+  containers:
+    - name: netexec
+      image: podnet/workload
+      command: ["podnet", "workload", "netexec", "--http-port", "8080"]
+      readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+      lifecycle: {preStop: {exec: {command: ["sleep", "120"]}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: drain-b, labels: {app: drain}}
+spec:
+  nodeName: podnet-node-3
+  containers:
+    - name: netexec
+      image: podnet/workload
+      command: ["podnet", "workload", "netexec", "--http-port", "8080"]
+      readinessProbe: {httpGet: {path: /healthz, port: 8080}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: drain}
+spec:
+  selector: {app: drain}
+  ports: [{name: http, port: 80, targetPort: 8080}]
 "#,
     )
-    .replace("READY_FILE", ready_file);
+    .replace("READY_FILE", ready_file)
+    .replace("EXTERNAL_IP", EXTERNAL_IP);
     for (index, node) in NODES.iter().enumerate() {
         text.push_str(&format!(
             r#"---
@@ -200,7 +278,8 @@ fn gets_in_pod(pod: &str, url: &str, count: usize) -> Vec<String> {
         .collect()
 }
 
-fn ready_endpoints(service: &str) -> Vec<String> {
+/// Every endpoint of the Service's slices, as JSON.
+fn slice_endpoints(service: &str) -> Vec<Value> {
     let slices = kubectl_json(&[
         "get",
         "endpointslices",
@@ -212,6 +291,12 @@ fn ready_endpoints(service: &str) -> Vec<String> {
         .unwrap()
         .iter()
         .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+fn ready_endpoints(service: &str) -> Vec<String> {
+    slice_endpoints(service)
+        .into_iter()
         .filter(|e| e["conditions"]["ready"].as_bool() != Some(false))
         .filter_map(|e| e["targetRef"]["name"].as_str().map(str::to_string))
         .collect()
@@ -259,6 +344,39 @@ fn connect_from_node(node: &str, address: SocketAddr) -> TcpStream {
     })
 }
 
+/// A UDP socket made inside a node's namespace, bound to `port` and connected to
+/// `target`, so that every datagram it sends belongs to one conntrack flow.
+fn udp_from_node(node: &str, port: u16, target: SocketAddr) -> UdpSocket {
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                let ns = std::fs::File::open(format!("/run/netns/{node}")).unwrap();
+                // SAFETY: setns on this short-lived thread only; the socket
+                // keeps the namespace it was made in.
+                assert_eq!(
+                    unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) },
+                    0
+                );
+                let socket = UdpSocket::bind(("0.0.0.0", port)).unwrap();
+                socket.connect(target).unwrap();
+                socket
+                    .set_read_timeout(Some(Duration::from_millis(200)))
+                    .unwrap();
+                socket
+            })
+            .join()
+            .unwrap()
+    })
+}
+
+/// Asks netexec's UDP server for its hostname; `None` without an answer in 200 ms.
+fn udp_hostname(socket: &UdpSocket) -> Option<String> {
+    socket.send(b"hostname").unwrap();
+    let mut buffer = [0u8; 512];
+    let n = socket.recv(&mut buffer).ok()?;
+    Some(String::from_utf8_lossy(&buffer[..n]).trim().to_string())
+}
+
 /// One GET /hostname on a kept-alive connection; the body.
 fn keep_alive_get(reader: &mut BufReader<TcpStream>) -> std::io::Result<String> {
     reader
@@ -296,6 +414,9 @@ fn exercise(mode: Mode) {
     ready_pods("app=client", 3);
     ready_pods("app=local", 1);
     ready_pods("app=flappy", 2);
+    ready_pods("app=udp-one", 1);
+    ready_pods("app=udp-spare", 1);
+    ready_pods("app=drain", 2);
     wait_for("3 ready backend endpoints", Duration::from_secs(10), || {
         (ready_endpoints("backend").len() == 3).then_some(())
     });
@@ -499,6 +620,128 @@ fn exercise(mode: Mode) {
         "{:?}",
         started.elapsed()
     );
+
+    // externalIPs: the external host routes the address to a node, as a
+    // router would; pods reach it too.
+    ok(Command::new("ip").args([
+        "-n",
+        "podnet-ext",
+        "route",
+        "add",
+        &format!("{EXTERNAL_IP}/32"),
+        "via",
+        NODE_IPS[1],
+    ]));
+    for from in [CurlFrom::Netns("podnet-ext"), CurlFrom::Pod("client-1")] {
+        let answer = try_curl(from, &format!("http://{EXTERNAL_IP}/hostname"), "3");
+        assert!(
+            answer
+                .as_ref()
+                .is_ok_and(|a| backends.iter().any(|b| &b.name == a)),
+            "externalIP from {from:?}: {answer:?}"
+        );
+    }
+
+    // A Service without a selector uses the EndpointSlices its user writes.
+    let chosen = &backends[..2];
+    apply(&format!(
+        r#"
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: manual-1
+  labels: {{kubernetes.io/service-name: manual}}
+addressType: IPv4
+ports: [{{name: http, port: 8080, protocol: TCP}}]
+endpoints:
+  - addresses: ["{}"]
+    conditions: {{ready: true}}
+  - addresses: ["{}"]
+    conditions: {{ready: true}}
+"#,
+        chosen[0].ip, chosen[1].ip
+    ));
+    let manual_ip = cluster_ip("manual");
+    let answers = wait_for("the written slice in use", Duration::from_secs(5), || {
+        let answers = gets_in_pod("client-3", &format!("http://{manual_ip}/hostname"), 20);
+        answers.iter().all(|a| a != "FAIL").then_some(answers)
+    });
+    let names: std::collections::BTreeSet<&str> = answers.iter().map(String::as_str).collect();
+    let expected: std::collections::BTreeSet<&str> =
+        chosen.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, expected, "{answers:?}");
+    assert_eq!(slice_endpoints("manual").len(), 2, "the user's slice stays");
+
+    // Stale UDP conntrack entries go with their endpoint: one flow (fixed
+    // source port) answered by udp-a moves to udp-b as soon as udp-a leaves.
+    let udp_target: SocketAddr = format!("{}:53", cluster_ip("udp-one")).parse().unwrap();
+    let socket = udp_from_node(NODES[0], 40053, udp_target);
+    wait_for("udp-a answers the flow", Duration::from_secs(5), || {
+        (udp_hostname(&socket).as_deref() == Some("udp-a")).then_some(())
+    });
+    ok(&mut kubectl(&["label", "pod", "udp-b", "app=udp-one", "--overwrite"]));
+    wait_for("udp-b in the slice", Duration::from_secs(10), || {
+        (ready_endpoints("udp-one").len() == 2).then_some(())
+    });
+    // The established flow stays where it is while its endpoint serves.
+    let answers: Vec<_> = (0..5).map(|_| udp_hostname(&socket)).collect();
+    assert!(
+        answers.iter().all(|a| a.as_deref() == Some("udp-a")),
+        "{answers:?}"
+    );
+    ok(&mut kubectl(&["label", "pod", "udp-a", "app=udp-gone", "--overwrite"]));
+    wait_for("udp-a out of the slice", Duration::from_secs(10), || {
+        (ready_endpoints("udp-one") == ["udp-b"]).then_some(())
+    });
+    let out_at = Instant::now();
+    let mut answers = Vec::new();
+    while out_at.elapsed() < Duration::from_secs(3) {
+        answers.push((out_at.elapsed(), udp_hostname(&socket)));
+    }
+    let late: Vec<_> = answers
+        .iter()
+        .filter(|(at, a)| a.as_deref() == Some("udp-a") && *at > Duration::from_secs(1))
+        .collect();
+    assert!(late.is_empty(), "the flow stayed on udp-a: {late:?}");
+    assert!(
+        answers.iter().any(|(_, a)| a.as_deref() == Some("udp-b")),
+        "{answers:?}"
+    );
+
+    // Terminating endpoints that still serve are used only when no ready
+    // ones exist.
+    let drain_ip = cluster_ip("drain");
+    ok(&mut kubectl(&["delete", "pod", "drain-a", "--wait=false"]));
+    wait_for("drain-a terminating", Duration::from_secs(10), || {
+        slice_endpoints("drain")
+            .iter()
+            .any(|e| {
+                e["targetRef"]["name"] == "drain-a"
+                    && e["conditions"]["terminating"] == true
+                    && e["conditions"]["serving"] == true
+            })
+            .then_some(())
+    });
+    wait_for("only drain-b answers", Duration::from_secs(3), || {
+        gets_in_pod("client-1", &format!("http://{drain_ip}/hostname"), 5)
+            .iter()
+            .all(|a| a == "drain-b")
+            .then_some(())
+    });
+    let answers = gets_in_pod("client-1", &format!("http://{drain_ip}/hostname"), 10);
+    assert!(answers.iter().all(|a| a == "drain-b"), "{answers:?}");
+    ok(&mut kubectl(&["label", "pod", "drain-b", "app=drained", "--overwrite"]));
+    wait_for("drain-b out of the slice", Duration::from_secs(10), || {
+        slice_endpoints("drain")
+            .iter()
+            .all(|e| e["targetRef"]["name"] != "drain-b")
+            .then_some(())
+    });
+    let answers = wait_for("the terminating drain-a answers", Duration::from_secs(3), || {
+        let answers = gets_in_pod("client-1", &format!("http://{drain_ip}/hostname"), 5);
+        answers.iter().all(|a| a == "drain-a").then_some(answers)
+    });
+    assert_eq!(answers.len(), 5);
 
     // Hairpin: the only endpoint reaches itself through its service.
     let local_cluster_ip = cluster_ip("local-lb");
