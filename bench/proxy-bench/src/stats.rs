@@ -63,7 +63,9 @@ pub fn spread(values: &[f64]) -> Option<Spread> {
     };
     // Ranks k and n-1-k (0-based) bound the median with about 95% confidence when
     // k = floor((n - 1.96 sqrt n) / 2).
-    let k = ((n as f64 - 1.96 * (n as f64).sqrt()) / 2.0).floor().max(0.0) as usize;
+    let k = ((n as f64 - 1.96 * (n as f64).sqrt()) / 2.0)
+        .floor()
+        .max(0.0) as usize;
     Some(Spread {
         count: n,
         median,

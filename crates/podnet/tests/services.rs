@@ -679,7 +679,13 @@ endpoints:
     wait_for("udp-a answers the flow", Duration::from_secs(5), || {
         (udp_hostname(&socket).as_deref() == Some("udp-a")).then_some(())
     });
-    ok(&mut kubectl(&["label", "pod", "udp-b", "app=udp-one", "--overwrite"]));
+    ok(&mut kubectl(&[
+        "label",
+        "pod",
+        "udp-b",
+        "app=udp-one",
+        "--overwrite",
+    ]));
     wait_for("udp-b in the slice", Duration::from_secs(10), || {
         (ready_endpoints("udp-one").len() == 2).then_some(())
     });
@@ -689,7 +695,13 @@ endpoints:
         answers.iter().all(|a| a.as_deref() == Some("udp-a")),
         "{answers:?}"
     );
-    ok(&mut kubectl(&["label", "pod", "udp-a", "app=udp-gone", "--overwrite"]));
+    ok(&mut kubectl(&[
+        "label",
+        "pod",
+        "udp-a",
+        "app=udp-gone",
+        "--overwrite",
+    ]));
     wait_for("udp-a out of the slice", Duration::from_secs(10), || {
         (ready_endpoints("udp-one") == ["udp-b"]).then_some(())
     });
@@ -730,17 +742,27 @@ endpoints:
     });
     let answers = gets_in_pod("client-1", &format!("http://{drain_ip}/hostname"), 10);
     assert!(answers.iter().all(|a| a == "drain-b"), "{answers:?}");
-    ok(&mut kubectl(&["label", "pod", "drain-b", "app=drained", "--overwrite"]));
+    ok(&mut kubectl(&[
+        "label",
+        "pod",
+        "drain-b",
+        "app=drained",
+        "--overwrite",
+    ]));
     wait_for("drain-b out of the slice", Duration::from_secs(10), || {
         slice_endpoints("drain")
             .iter()
             .all(|e| e["targetRef"]["name"] != "drain-b")
             .then_some(())
     });
-    let answers = wait_for("the terminating drain-a answers", Duration::from_secs(3), || {
-        let answers = gets_in_pod("client-1", &format!("http://{drain_ip}/hostname"), 5);
-        answers.iter().all(|a| a == "drain-a").then_some(answers)
-    });
+    let answers = wait_for(
+        "the terminating drain-a answers",
+        Duration::from_secs(3),
+        || {
+            let answers = gets_in_pod("client-1", &format!("http://{drain_ip}/hostname"), 5);
+            answers.iter().all(|a| a == "drain-a").then_some(answers)
+        },
+    );
     assert_eq!(answers.len(), 5);
 
     // Hairpin: the only endpoint reaches itself through its service.
