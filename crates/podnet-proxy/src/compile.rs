@@ -364,7 +364,13 @@ pub(crate) fn compile_service(
                     .map(|ip| Frontend::Ip(*ip, service_port)),
             );
             frontends.extend(node_port.map(Frontend::NodePort));
-            let targets: BTreeSet<Ipv4Addr> = cluster.iter().chain(&local).map(|e| e.ip).collect();
+            // Every serving endpoint keeps its flows, also a terminating one that new
+            // connections no longer reach while ready ones exist: graceful termination.
+            let targets: BTreeSet<Ipv4Addr> = endpoints
+                .iter()
+                .filter(|(_, c)| c.serving)
+                .map(|(e, _)| e.ip)
+                .collect();
             for frontend in frontends {
                 for endpoint in &targets {
                     fragment.udp_targets.push(UdpTarget {

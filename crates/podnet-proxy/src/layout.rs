@@ -213,9 +213,11 @@ pub(crate) fn base_table(config: &ProxyConfig, slots: usize) -> Table {
     );
     table.add_chain(
         base("filter-output", ChainType::Filter, Hook::Output, -110)
-            .with_rule(format!("{new} jump service-endpoints-check"))
             .with_rule(format!("{new} jump firewall-check")),
     );
+    // The node's own connections are checked after nat-output: an external IP of a
+    // Local-policy Service without endpoints on this node is dropped for outside
+    // clients, but the node itself is short-circuited to the cluster's endpoints.
     table.add_chain(
         base(
             "filter-output-post-dnat",
@@ -223,6 +225,7 @@ pub(crate) fn base_table(config: &ProxyConfig, slots: usize) -> Table {
             Hook::Output,
             -90,
         )
+        .with_rule(format!("{new} jump service-endpoints-check"))
         .with_rule(format!("{new} jump cluster-ips-check")),
     );
     table.add_chain(

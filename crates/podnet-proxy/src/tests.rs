@@ -298,6 +298,16 @@ fn external_traffic_policy_local_keeps_the_client_and_uses_local_endpoints_only(
         sorted(outcome(&p, &from_pod("10.96.0.10", 80))),
         dnat(&["10.244.1.2:8080"], false)
     );
+    // The node itself reaches the external address through the cluster's endpoints
+    // (its filter check runs after its DNAT).
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("192.0.2.100", 80))),
+        dnat(&["10.244.1.2:8080"], false)
+    );
+    assert_eq!(
+        sorted(outcome(&p, &node)),
+        dnat(&["10.244.1.2:8080"], true)
+    );
     assert_eq!(p.health_checks[&32000].local_endpoints, 0);
 }
 
@@ -616,6 +626,37 @@ fn stale_udp_targets_of_a_failed_apply_are_reported_by_the_next_full_sync() {
         [UdpTarget {
             frontend: Frontend::Ip("10.96.0.53".parse().unwrap(), 80),
             endpoint: Ipv4Addr::new(10, 244, 1, 2),
+        }]
+    );
+}
+
+#[test]
+fn udp_flows_to_a_terminating_endpoint_that_still_serves_are_kept() {
+    let mut svc = service("dns", "10.96.0.53", "ClusterIP");
+    svc.spec.as_mut().unwrap().ports.as_mut().unwrap()[0].protocol = Some("UDP".into());
+    let udp_slice = |endpoints: &[Ep]| {
+        let mut s = slice("dns", "s", endpoints);
+        s.ports.as_mut().unwrap()[0].protocol = Some("UDP".into());
+        s
+    };
+    let mut proxy = ServiceProxy::new(config(), RecordingBackend::new());
+    proxy.state_mut().apply_service(svc);
+    let a = ready("10.244.1.2", "node-b");
+    let b = ready("10.244.1.3", "node-b");
+    proxy.state_mut().apply_slice(udp_slice(&[a, b]));
+    proxy.sync().unwrap();
+    let terminating = ("10.244.1.3", "node-b", Some(false), Some(true), Some(true));
+    proxy.state_mut().apply_slice(udp_slice(&[a, terminating]));
+    assert_eq!(proxy.sync().unwrap().stale_udp, []);
+    let no_longer_serving = ("10.244.1.3", "node-b", Some(false), Some(false), Some(true));
+    proxy
+        .state_mut()
+        .apply_slice(udp_slice(&[a, no_longer_serving]));
+    assert_eq!(
+        proxy.sync().unwrap().stale_udp,
+        [UdpTarget {
+            frontend: Frontend::Ip("10.96.0.53".parse().unwrap(), 80),
+            endpoint: Ipv4Addr::new(10, 244, 1, 3),
         }]
     );
 }

@@ -484,46 +484,48 @@ fn exercise(mode: Mode) {
         "3",
     );
     assert!(answer.is_ok(), "LoadBalancer {lb_ip}: {answer:?}");
-    // The announcing node leaves: another takes the address over at once.
-    let announcer = NODES
-        .iter()
-        .find(|node| {
-            ok(Command::new("ip").args(["-n", node, "-o", "addr", "show"]))
-                .contains(&format!("inet {lb_ip}/32"))
-        })
-        .expect("one node holds the LoadBalancer address")
-        .to_string();
-    ok(&mut kubectl(&[
-        "label",
-        "node",
-        &announcer,
-        "node.kubernetes.io/exclude-from-external-load-balancers=",
-    ]));
-    wait_for("another node to announce", Duration::from_secs(5), || {
-        NODES
-            .iter()
-            .filter(|node| **node != announcer)
-            .any(|node| {
-                ok(Command::new("ip").args(["-n", node, "-o", "addr", "show"]))
-                    .contains(&format!("inet {lb_ip}/32"))
-            })
-            .then_some(())
-    });
-    let answer = try_curl(
-        CurlFrom::Netns("podnet-ext"),
-        &format!("http://{lb_ip}/hostname"),
-        "3",
-    );
-    assert!(
-        answer.is_ok(),
-        "LoadBalancer {lb_ip} after the move: {answer:?}"
-    );
-    ok(&mut kubectl(&[
-        "label",
-        "node",
-        &announcer,
-        "node.kubernetes.io/exclude-from-external-load-balancers-",
-    ]));
+    // Each node in turn announces the address (the others are excluded from
+    // external load balancers) and the external host reaches it through that node.
+    let holds = |node: &str| {
+        ok(Command::new("ip").args(["-n", node, "-o", "addr", "show"]))
+            .contains(&format!("inet {lb_ip}/32"))
+    };
+    let exclude = |node: &str, excluded: bool| {
+        let label = "node.kubernetes.io/exclude-from-external-load-balancers";
+        let change = if excluded {
+            format!("{label}=")
+        } else {
+            format!("{label}-")
+        };
+        ok(&mut kubectl(&["label", "node", node, &change, "--overwrite"]));
+    };
+    for announcer in NODES {
+        for node in NODES {
+            exclude(node, node != announcer);
+        }
+        wait_for(
+            &format!("{announcer} alone announcing {lb_ip}"),
+            Duration::from_secs(5),
+            || {
+                NODES
+                    .iter()
+                    .all(|node| holds(node) == (*node == announcer))
+                    .then_some(())
+            },
+        );
+        let answer = try_curl(
+            CurlFrom::Netns("podnet-ext"),
+            &format!("http://{lb_ip}/hostname"),
+            "3",
+        );
+        assert!(
+            answer.is_ok(),
+            "LoadBalancer {lb_ip} through {announcer}: {answer:?}"
+        );
+    }
+    for node in NODES {
+        exclude(node, false);
+    }
 
     // externalTrafficPolicy Local: the client's address is kept, nodes
     // without an endpoint drop, the health check node port tells them apart.
