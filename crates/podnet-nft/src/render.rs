@@ -249,11 +249,16 @@ pub(crate) fn replace(table: &Table) -> Script {
 
 /// See [`Table::render_ensure`].
 pub(crate) fn ensure(table: &Table) -> Script {
+    refresh(table, |_| true)
+}
+
+/// See [`Table::render_refresh`].
+pub(crate) fn refresh(table: &Table, keep_elements: impl Fn(&Set) -> bool) -> Script {
     let target = Target::of(table);
     let mut script = Script::new();
     add_table(&mut script, target);
-    // Chains before sets (verdict map elements name chains), sets before rules (rules
-    // name sets), all declarations before any rule (rules jump to chains).
+    // As in `ensure`: declarations first; sets are emptied before their elements come
+    // back, chains before their rules do.
     for (name, chain) in &table.chains {
         add_chain(&mut script, target, name, chain);
     }
@@ -261,6 +266,9 @@ pub(crate) fn ensure(table: &Table) -> Script {
         add_set(&mut script, target, name, set);
     }
     for (name, set) in &table.sets {
+        if !keep_elements(set) {
+            script.command(format_args!("flush {} {target} {name}", set_keyword(set)));
+        }
         add_elements(&mut script, target, name, elements_of(set));
     }
     for (name, chain) in &table.chains {
@@ -371,6 +379,17 @@ impl Table {
     /// [`crate::diff`] for those.
     pub fn render_ensure(&self) -> String {
         ensure(self).into_string()
+    }
+
+    /// Script that makes the kernel's copy of every chain and set of this table hold
+    /// exactly what this table lists, in one transaction, without deleting the table:
+    /// like [`Table::render_ensure`], and every set for which `keep_elements` is false is
+    /// flushed before its elements are added again. Sets for which it is true keep what
+    /// the kernel holds besides the listed elements (elements the packet path added, such
+    /// as dynamic sets with timeouts). Chains and sets the table does not list are left
+    /// alone. The same limits as `render_ensure` apply to definitions.
+    pub fn render_refresh(&self, keep_elements: impl Fn(&Set) -> bool) -> String {
+        refresh(self, keep_elements).into_string()
     }
 
     /// Script that removes the given elements (`(set name, [(key, value)])`, values for

@@ -261,6 +261,60 @@ fn ensure_creates_a_missing_table_and_keeps_elements_it_does_not_list() {
 }
 
 #[test]
+fn refresh_replaces_elements_but_keeps_what_the_packet_path_recorded() {
+    if !root_or_skip() {
+        return;
+    }
+    let ns = Netns::new();
+    let mut nft = ns.nft();
+    let table = proxy_table();
+    nft.apply(&table.render_replace()).unwrap();
+    // A stray element of a listed map, a client recorded in the dynamic set, and a
+    // rule somebody added to a listed chain.
+    ns.run_nft(&[
+        "add",
+        "element",
+        "inet",
+        TABLE,
+        "dnat-targets",
+        "{ 172.30.0.11 . tcp . 30099 : 10.0.0.9 . 8080 }",
+    ]);
+    ns.run_nft(&[
+        "add",
+        "element",
+        "inet",
+        TABLE,
+        "affinity",
+        "{ 10.244.1.7 }",
+    ]);
+    let chain = table.chains.keys().next().unwrap().clone();
+    ns.run_nft(&["add", "rule", "inet", TABLE, &chain, "counter"]);
+
+    let keep = |set: &podnet_nft::Set| set.flags.contains(&SetFlag::Dynamic);
+    nft.apply(&table.render_refresh(keep)).unwrap();
+    nft.apply(&table.render_refresh(keep)).unwrap();
+    let listing = nft.list_table(Family::Inet, TABLE).unwrap().unwrap();
+    assert!(!listing.contains("30099"), "{listing}");
+    assert!(listing.contains("172.30.0.11 . tcp . 30080 : 10.0.0.7 . 8080"));
+    assert!(listing.contains("10.244.1.7"), "{listing}");
+    // Apart from the recorded client, exactly what a replace gives.
+    ns.run_nft(&[
+        "delete",
+        "element",
+        "inet",
+        TABLE,
+        "affinity",
+        "{ 10.244.1.7 }",
+    ]);
+    let reference = Netns::new();
+    reference.nft().apply(&table.render_replace()).unwrap();
+    assert_eq!(
+        ns.snapshot(Family::Inet, TABLE),
+        reference.snapshot(Family::Inet, TABLE)
+    );
+}
+
+#[test]
 fn removing_absent_elements_succeeds_even_without_the_table() {
     if !root_or_skip() {
         return;

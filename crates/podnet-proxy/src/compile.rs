@@ -288,10 +288,12 @@ pub(crate) fn compile_service(
             protocol,
             cluster: &cluster,
             local: &local,
-            affinity: affinity_timeout.is_some(),
+            own_chains: affinity_timeout.is_some()
+                || cluster.len() > layout::MAX_SHARED_SLOTS
+                || local.len() > layout::MAX_SHARED_SLOTS,
         };
-        if let Some(timeout) = affinity_timeout {
-            port_compiler.affinity_chains(timeout, needs_local, has_external, &endpoints);
+        if port_compiler.own_chains {
+            port_compiler.own_chains(affinity_timeout, needs_local, has_external, &endpoints);
         }
 
         // ClusterIP.
@@ -429,7 +431,9 @@ struct PortCompiler<'a> {
     protocol: &'a str,
     cluster: &'a [Endpoint],
     local: &'a [Endpoint],
-    affinity: bool,
+    /// Endpoints chosen in chains of this Service port (session affinity, or more
+    /// endpoints than the shared slots hold) instead of the shared slot maps.
+    own_chains: bool,
 }
 
 impl PortCompiler<'_> {
@@ -459,8 +463,8 @@ impl PortCompiler<'_> {
         if endpoints.is_empty() {
             return None;
         }
-        if self.affinity {
-            return Some(self.affinity_chain(family));
+        if self.own_chains {
+            return Some(self.own_chain(family));
         }
         for (slot, endpoint) in endpoints.iter().enumerate() {
             self.element(
@@ -476,14 +480,14 @@ impl PortCompiler<'_> {
     /// Like `target`, for external traffic of the cluster path: marked for masquerade.
     fn masquerade_target(&mut self, family: SlotFamily, key: &str) -> Option<String> {
         let plain = self.target(family, key)?;
-        if self.affinity {
+        if self.own_chains {
             return Some(hashed_name("external", self.id));
         }
         debug_assert!(!plain.is_empty());
         Some(family.masquerade_pick(self.endpoints_of(family).len()))
     }
 
-    fn affinity_chain(&self, family: SlotFamily) -> String {
+    fn own_chain(&self, family: SlotFamily) -> String {
         match family {
             SlotFamily::Cluster | SlotFamily::NodePortCluster => hashed_name("svc", self.id),
             SlotFamily::Local | SlotFamily::NodePortLocal => hashed_name("local", self.id),
@@ -526,12 +530,12 @@ impl PortCompiler<'_> {
         }
     }
 
-    /// kube-proxy style chains for sessionAffinity ClientIP: one chain per endpoint that
-    /// records the client in the endpoint's affinity set, and per-policy chains that
-    /// send known clients back to their endpoint before choosing at random.
-    fn affinity_chains(
+    /// kube-proxy style chains: one chain per endpoint (with sessionAffinity ClientIP,
+    /// recording the client in the endpoint's affinity set), and per-policy chains that
+    /// (with affinity, send known clients back to their endpoint, then) choose at random.
+    fn own_chains(
         &mut self,
-        timeout: u32,
+        affinity_timeout: Option<u32>,
         needs_local: bool,
         has_external: bool,
         all: &BTreeMap<Endpoint, Conditions>,
@@ -542,30 +546,33 @@ impl PortCompiler<'_> {
                 continue;
             }
             let readable = format!("{}__{}/{}", self.id, endpoint.ip, endpoint.port);
-            let chain = hashed_name("endpoint", &readable);
-            let set = hashed_name("affinity", &readable);
-            self.fragment.sets.push(
-                Set::new(&set, "ipv4_addr")
-                    .with_flag(SetFlag::Dynamic)
-                    .with_flag(SetFlag::Timeout)
-                    .with_timeout(Duration::from_secs(u64::from(timeout))),
-            );
-            self.fragment.chains.push(
-                Chain::new(&chain)
-                    .with_rule(format!("update @{set} {{ ip saddr }}"))
-                    .with_rule(format!(
-                        "meta l4proto {} dnat ip to {}:{}",
-                        self.protocol, endpoint.ip, endpoint.port
-                    )),
-            );
-            endpoint_chains.insert(*endpoint, (chain, set));
+            let chain_name = hashed_name("endpoint", &readable);
+            let mut chain = Chain::new(&chain_name);
+            let set = affinity_timeout.map(|timeout| {
+                let set = hashed_name("affinity", &readable);
+                self.fragment.sets.push(
+                    Set::new(&set, "ipv4_addr")
+                        .with_flag(SetFlag::Dynamic)
+                        .with_flag(SetFlag::Timeout)
+                        .with_timeout(Duration::from_secs(u64::from(timeout))),
+                );
+                chain.push_rule(format!("update @{set} {{ ip saddr }}"));
+                set
+            });
+            chain.push_rule(format!(
+                "meta l4proto {} dnat ip to {}:{}",
+                self.protocol, endpoint.ip, endpoint.port
+            ));
+            self.fragment.chains.push(chain);
+            endpoint_chains.insert(*endpoint, (chain_name, set));
         }
         debug_assert!(endpoint_chains.keys().all(|e| all.contains_key(e)));
         let policy_chain = |name: String, endpoints: &[Endpoint]| {
             let mut chain = Chain::new(name);
             for endpoint in endpoints {
-                let (target, set) = &endpoint_chains[endpoint];
-                chain.push_rule(format!("ip saddr @{set} goto {target}"));
+                if let (target, Some(set)) = &endpoint_chains[endpoint] {
+                    chain.push_rule(format!("ip saddr @{set} goto {target}"));
+                }
             }
             let targets: Vec<String> = endpoints
                 .iter()
@@ -660,6 +667,17 @@ impl Delta {
             .entry((set.to_string(), key.to_string()))
             .and_modify(|change| change.1 = after.clone())
             .or_insert((before, after));
+    }
+
+    /// Whether a chain keeps its name but changes what the kernel cannot change in place
+    /// (base hook or comment): a diff would then replace the whole table with the
+    /// delta's few objects, so such a change needs a full sync instead.
+    pub fn recreates_chains(&self) -> bool {
+        self.old_chains.iter().any(|(name, old)| {
+            self.new_chains
+                .get(name)
+                .is_some_and(|new| new.base != old.base || new.comment != old.comment)
+        })
     }
 
     /// Whether only elements of existing sets change.

@@ -19,6 +19,12 @@ use crate::ProxyConfig;
 /// shrinking below it never change the table's structure.
 pub(crate) const MIN_SLOTS: usize = 16;
 
+/// The most endpoints a Service port picks from through the shared slots. The pick
+/// chains for n slots hold 2 + 3 + ... + n vmap entries, so the shared part grows with
+/// the square of the largest Service; ports with more endpoints get chains of their
+/// own (one per endpoint, as kube-proxy builds them), which grow linearly.
+pub(crate) const MAX_SHARED_SLOTS: usize = 32;
+
 pub(crate) const IP_KEY: &str = "ipv4_addr . inet_proto . inet_service";
 pub(crate) const PORT_KEY: &str = "inet_proto . inet_service";
 pub(crate) const ENDPOINT_VALUE: &str = "ipv4_addr . inet_service";

@@ -53,6 +53,9 @@ pub struct ServiceProxy<B: Backend> {
     /// UDP targets that may still be in the kernel although the program no longer has
     /// them: left by a failed apply, reported after the next successful full sync.
     unreported_udp: BTreeSet<UdpTarget>,
+    /// The next full sync rewrites every chain and set in place instead of replacing
+    /// the table, so that clients recorded in session affinity sets stay.
+    refresh: bool,
 }
 
 impl<B: Backend> ServiceProxy<B> {
@@ -68,6 +71,7 @@ impl<B: Backend> ServiceProxy<B> {
             netlink_socket: None,
             maybe_absent: true,
             unreported_udp: BTreeSet::new(),
+            refresh: false,
         }
     }
 
@@ -93,6 +97,9 @@ impl<B: Backend> ServiceProxy<B> {
     /// E.g. cluster CIDRs learned late: the next sync recompiles everything.
     pub fn set_config(&mut self, config: ProxyConfig) {
         if &config != self.assembly.config() {
+            // Flows to targets the new program drops are still reported.
+            let previous = std::mem::take(&mut self.assembly.program.udp_targets);
+            self.unreported_udp.extend(previous);
             self.assembly = Assembly::build(&self.state, &config);
             self.in_sync = false;
         }
@@ -102,9 +109,22 @@ impl<B: Backend> ServiceProxy<B> {
         self.assembly.config()
     }
 
-    /// The next sync replaces the whole table (slow timer drift repair).
+    /// The next sync replaces the whole table.
     pub fn force_full_sync(&mut self) {
         self.in_sync = false;
+        self.refresh = false;
+    }
+
+    /// The slow timer's drift repair: the next sync rewrites every chain's rules and
+    /// every set's elements from the program in one transaction, keeping what session
+    /// affinity recorded (a replace would send every client to a new endpoint). Chains
+    /// and sets somebody else added to the table stay; a failed refresh is followed by a
+    /// full replace. Without a successful sync before, the next sync replaces anyway.
+    pub fn refresh_on_next_sync(&mut self) {
+        if self.in_sync && !self.maybe_absent {
+            self.in_sync = false;
+            self.refresh = true;
+        }
     }
 
     /// The last compiled program: what the kernel holds after a successful sync, and what
@@ -130,6 +150,11 @@ impl<B: Backend> ServiceProxy<B> {
         }
         let touched = self.state.take_touched();
         let delta = self.assembly.update(&self.state, &touched);
+        if delta.recreates_chains() {
+            self.unreported_udp.extend(delta.stale_udp);
+            self.in_sync = false;
+            return self.full_sync(started);
+        }
         let result = self.apply_delta(&delta);
         match result {
             Ok(commands) => {
@@ -177,6 +202,14 @@ impl<B: Backend> ServiceProxy<B> {
     }
 
     fn replace_table(&mut self) -> Result<(), Error> {
+        if std::mem::take(&mut self.refresh) {
+            let script = self
+                .assembly
+                .program
+                .table
+                .render_refresh(|set| set.flags.contains(&SetFlag::Dynamic));
+            return self.backend.apply(&script).map_err(Error::Replace);
+        }
         if !(self.netlink_elements && self.maybe_absent && self.create_and_fill()?) {
             let script = self.assembly.program.table.render_replace();
             self.backend.apply(&script).map_err(Error::Replace)?;

@@ -304,10 +304,7 @@ fn external_traffic_policy_local_keeps_the_client_and_uses_local_endpoints_only(
         sorted(outcome(&p, &from_pod("192.0.2.100", 80))),
         dnat(&["10.244.1.2:8080"], false)
     );
-    assert_eq!(
-        sorted(outcome(&p, &node)),
-        dnat(&["10.244.1.2:8080"], true)
-    );
+    assert_eq!(sorted(outcome(&p, &node)), dnat(&["10.244.1.2:8080"], true));
     assert_eq!(p.health_checks[&32000].local_endpoints, 0);
 }
 
@@ -659,6 +656,99 @@ fn udp_flows_to_a_terminating_endpoint_that_still_serves_are_kept() {
             endpoint: Ipv4Addr::new(10, 244, 1, 3),
         }]
     );
+}
+
+#[test]
+fn a_service_with_hundreds_of_endpoints_gets_chains_of_its_own() {
+    let svc = service("big", "10.96.0.77", "NodePort");
+    let ips: Vec<String> = (0..600)
+        .map(|i| format!("10.244.{}.{}", 1 + i / 200, 1 + i % 200))
+        .collect();
+    let eps: Vec<Ep> = ips.iter().map(|ip| ready(ip, "node-b")).collect();
+    let small = service("small", "10.96.0.78", "ClusterIP");
+    let p = program(
+        vec![svc, small],
+        vec![
+            slice("big", "big-s", &eps),
+            slice("small", "small-s", &[ready("10.244.9.9", "node-b")]),
+        ],
+    );
+    let all: Vec<String> = ips.iter().map(|ip| format!("{ip}:8080")).collect();
+    let all: Vec<&str> = all.iter().map(String::as_str).collect();
+    assert_eq!(
+        sorted(outcome(&p, &from_pod("10.96.0.77", 80))),
+        dnat(&all, false)
+    );
+    assert_eq!(
+        sorted(outcome(&p, &from_outside("172.30.0.11", 30080, true))),
+        dnat(&all, true)
+    );
+    assert_eq!(
+        outcome(&p, &from_pod("10.96.0.78", 80)),
+        dnat(&["10.244.9.9:8080"], false)
+    );
+    // The shared slots stay at their minimum; the table grows linearly.
+    let slot_maps = p
+        .table
+        .sets
+        .keys()
+        .filter(|name| name.starts_with("cluster-endpoints-"))
+        .count();
+    assert_eq!(slot_maps, 16);
+    assert!(
+        p.table.chains.len() < 900,
+        "{} chains",
+        p.table.chains.len()
+    );
+    let vmap_entries: usize = p
+        .table
+        .chains
+        .values()
+        .flat_map(|c| c.rules.iter())
+        .map(|r| r.matches(" : goto ").count())
+        .sum();
+    assert!(
+        vmap_entries < 2_000,
+        "{vmap_entries} anonymous vmap entries"
+    );
+}
+
+#[test]
+fn the_slow_refresh_keeps_affinity_sets_and_a_failed_one_is_followed_by_a_replace() {
+    let mut svc = service("web", "10.96.0.10", "ClusterIP");
+    svc.spec.as_mut().unwrap().session_affinity = Some("ClientIP".into());
+    let mut proxy = ServiceProxy::new(config(), RecordingBackend::new());
+    proxy.state_mut().apply_service(svc);
+    proxy
+        .state_mut()
+        .apply_slice(slice("web", "s", &[ready("10.244.1.2", "node-b")]));
+    proxy.sync().unwrap();
+    proxy.refresh_on_next_sync();
+    assert!(proxy.sync().unwrap().full);
+    let script = proxy.backend().applied.last().unwrap().clone();
+    assert!(!script.contains("delete table"), "{script}");
+    assert!(script.contains("flush map inet podnet-proxy service-ips"));
+    let affinity = proxy
+        .program()
+        .table
+        .sets
+        .keys()
+        .find(|name| name.starts_with("affinity-"))
+        .unwrap()
+        .clone();
+    assert!(script.contains(&format!("add set inet podnet-proxy {affinity} ")));
+    assert!(!script.contains(&format!("flush set inet podnet-proxy {affinity}")));
+
+    proxy.refresh_on_next_sync();
+    proxy.backend_mut().reject_next("Error: drift");
+    assert!(proxy.sync().is_err());
+    proxy.sync().unwrap();
+    assert!(proxy
+        .backend()
+        .applied
+        .last()
+        .unwrap()
+        .contains("delete table inet podnet-proxy"));
 }
 
 #[test]

@@ -100,7 +100,8 @@ fn full_program_is_accepted_and_incremental_diffs_reach_the_same_kernel_state() 
         .expect("nft -c accepts the full program");
     assert!(proxy.sync().unwrap().full);
     for i in (0..300).step_by(7) {
-        proxy.state_mut().apply_slice(slice(i, 1 + i % 40, 1));
+        // Up to 60 endpoints: past the shared slots, into chains of their own.
+        proxy.state_mut().apply_slice(slice(i, 1 + i % 60, 1));
     }
     for i in (0..300).step_by(11) {
         proxy.state_mut().delete_service("ns", &format!("s{i}"));
@@ -114,6 +115,10 @@ fn full_program_is_accepted_and_incremental_diffs_reach_the_same_kernel_state() 
     let mut fresh = ServiceProxy::new(config(), replaced.nft());
     *fresh.state_mut() = proxy.state().clone();
     fresh.sync().unwrap();
+    assert_eq!(incremental.listing(), replaced.listing());
+    // The slow timer's in-place refresh reaches the same state.
+    proxy.refresh_on_next_sync();
+    assert!(proxy.sync().unwrap().full);
     assert_eq!(incremental.listing(), replaced.listing());
 
     proxy.remove().unwrap();

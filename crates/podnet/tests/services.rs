@@ -497,7 +497,13 @@ fn exercise(mode: Mode) {
         } else {
             format!("{label}-")
         };
-        ok(&mut kubectl(&["label", "node", node, &change, "--overwrite"]));
+        ok(&mut kubectl(&[
+            "label",
+            "node",
+            node,
+            &change,
+            "--overwrite",
+        ]));
     };
     for announcer in NODES {
         for node in NODES {

@@ -108,7 +108,7 @@ impl Engine {
                     let now = Instant::now();
                     if now >= self.next_full_sync {
                         self.next_full_sync = now + self.full_sync_every;
-                        self.proxy.force_full_sync();
+                        self.proxy.refresh_on_next_sync();
                         self.dirty = true;
                     }
                 }
