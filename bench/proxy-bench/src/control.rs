@@ -73,30 +73,16 @@ pub fn iptables_baseline(
         for add in 0..changes {
             crate::signals::check()?;
             let index = services + add;
-            let service = objects::service(index);
             let slice = objects::slice(index, &objects::generated_endpoints(index));
-            let start = Instant::now();
-            let changed = rules.apply(&service, &[&slice]);
-            iptables::restore(
-                restore_binary,
-                &rules.render_partial(&BTreeSet::from([changed])),
-            )?;
-            adds.push(start.elapsed());
+            adds.push(partial_sync(&mut rules, restore_binary, index, &slice)?);
         }
 
         let mut endpoint_changes = Vec::with_capacity(changes);
         for change in 0..changes {
             crate::signals::check()?;
             let index = changed_service(change, changes, services, keep);
-            let service = objects::service(index);
             let slice = changed_slice(index, change);
-            let start = Instant::now();
-            let changed = rules.apply(&service, &[&slice]);
-            iptables::restore(
-                restore_binary,
-                &rules.render_partial(&BTreeSet::from([changed])),
-            )?;
-            endpoint_changes.push(start.elapsed());
+            endpoint_changes.push(partial_sync(&mut rules, restore_binary, index, &slice)?);
         }
         Ok(ControlTimes {
             full,
@@ -105,6 +91,24 @@ pub fn iptables_baseline(
             full_detail,
         })
     })?
+}
+
+/// One Service (with its slice) changed as kube-proxy's partial sync writes it: the
+/// rules updated and restored; the time from the objects to the restored rules.
+fn partial_sync(
+    rules: &mut KubeProxyRules,
+    restore_binary: &str,
+    index: usize,
+    slice: &EndpointSlice,
+) -> Result<Duration, BenchError> {
+    let service = objects::service(index);
+    let start = Instant::now();
+    let changed = rules.apply(&service, &[slice]);
+    iptables::restore(
+        restore_binary,
+        &rules.render_partial(&BTreeSet::from([changed])),
+    )?;
+    Ok(start.elapsed())
 }
 
 #[cfg(test)]
